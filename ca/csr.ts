@@ -1,0 +1,110 @@
+import { createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { children, DerError, pemToDer, readOid, readOne, Tag } from './der.js'
+import { CaError } from './errors.js'
+import { OID } from './oids.js'
+
+/** What kagi takes from a CSR: the public key, after proof of possession. Nothing else. */
+export interface VerifiedCsr {
+  /** DER SubjectPublicKeyInfo, copied into the certificate as is. */
+  publicKeyInfo: Buffer
+  keyAlgorithm: 'rsa' | 'ec'
+  /** e.g. "rsa-2048", "ecdsa-p256". */
+  keyDescription: string
+}
+
+const signatureHashes: Record<string, string> = {
+  [OID.sha256WithRSAEncryption]: 'sha256',
+  [OID.sha384WithRSAEncryption]: 'sha384',
+  [OID.sha512WithRSAEncryption]: 'sha512',
+  [OID.sha1WithRSAEncryption]: 'sha1',
+  [OID.ecdsaWithSHA256]: 'sha256',
+  [OID.ecdsaWithSHA384]: 'sha384',
+  [OID.ecdsaWithSHA512]: 'sha512',
+  [OID.ecdsaWithSHA1]: 'sha1',
+}
+
+const allowedCurves: Record<string, string> = { prime256v1: 'ecdsa-p256', secp384r1: 'ecdsa-p384' }
+
+/** Smallest RSA modulus kagi certifies (NIST SP 800-131A). */
+export const MIN_RSA_BITS = 2048
+
+/**
+ * Accepts a PKCS#10 request (RFC 2986) as PEM text or DER bytes.
+ * Whitespace around PEM is tolerated; both "CERTIFICATE REQUEST" and the old
+ * "NEW CERTIFICATE REQUEST" labels are accepted.
+ */
+export function csrToDer(input: string | Uint8Array): Buffer {
+  if (typeof input !== 'string') return Buffer.from(input)
+  const text = input.trim()
+  if (!text.startsWith('-----BEGIN')) throw new CaError('csr_invalid', 'the CSR is not PEM ("-----BEGIN CERTIFICATE REQUEST-----")')
+  try {
+    const match = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.exec(text)
+    if (!match) throw new DerError('label')
+    return pemToDer(text, `${match[1] ?? ''}CERTIFICATE REQUEST`)
+  } catch {
+    throw new CaError('csr_invalid', 'the CSR is not PEM with the label CERTIFICATE REQUEST')
+  }
+}
+
+/**
+ * Parses a PKCS#10 request, checks its self-signature (proof of possession of
+ * the private key) and the key policy: RSA of at least 2048 bits, or ECDSA on
+ * P-256 or P-384. The subject, attributes and requested extensions are
+ * ignored on purpose: kagi takes names only from its own records.
+ *
+ * @asn
+ * CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }
+ * CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name, subjectPKInfo, attributes [0] }
+ */
+export function verifyCsr(input: string | Uint8Array): VerifiedCsr {
+  const der = csrToDer(input)
+  let info: Buffer, spki: Buffer, algorithm: string, signature: Buffer
+  try {
+    const [cri, sigAlg, sig] = children(readOne(der))
+    if (!cri || !sigAlg || !sig || cri.tag !== Tag.sequence || sig.tag !== Tag.bitString) throw new DerError('shape')
+    const criParts = children(cri)
+    if (criParts.length < 3 || criParts[0]!.tag !== Tag.integer || criParts[2]!.tag !== Tag.sequence) throw new DerError('info')
+    info = cri.raw
+    spki = criParts[2]!.raw
+    algorithm = readOid(children(sigAlg)[0]!)
+    if (sig.value[0] !== 0) throw new DerError('signature has unused bits')
+    signature = sig.value.subarray(1)
+  } catch {
+    throw new CaError('csr_invalid', 'the CSR is not a valid PKCS#10 certificate request (RFC 2986)')
+  }
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: spki, format: 'der', type: 'spki' })
+  } catch {
+    throw new CaError('key_rejected', 'the public key in the CSR is malformed or of an unsupported type')
+  }
+  const keyDescription = checkKeyPolicy(key)
+  const hash = signatureHashes[algorithm]
+  if (!hash) throw new CaError('csr_signature_invalid', `the CSR signature algorithm ${algorithm} is not supported (use RSA PKCS#1 v1.5 or ECDSA with SHA-2)`)
+  let ok = false
+  try {
+    ok = verify(hash, info, key, signature)
+  } catch {
+    ok = false
+  }
+  if (!ok) throw new CaError('csr_signature_invalid', 'the CSR signature does not verify: it was not signed by the key it contains')
+  return { publicKeyInfo: spki, keyAlgorithm: key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', keyDescription }
+}
+
+/** Returns a description such as "rsa-2048" or throws key_rejected saying why. */
+export function checkKeyPolicy(key: KeyObject): string {
+  const type = key.asymmetricKeyType
+  if (type === 'rsa') {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
+    if (bits < MIN_RSA_BITS) throw new CaError('key_rejected', `the RSA key has ${bits} bits; at least ${MIN_RSA_BITS} are required`)
+    if (bits > 8192) throw new CaError('key_rejected', `the RSA key has ${bits} bits; at most 8192 are accepted`)
+    return `rsa-${bits}`
+  }
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? 'unknown'
+    const name = allowedCurves[curve]
+    if (!name) throw new CaError('key_rejected', `the EC key uses curve ${curve}; only P-256 (prime256v1) and P-384 (secp384r1) are accepted`)
+    return name
+  }
+  throw new CaError('key_rejected', `the key type ${type ?? 'unknown'} is not accepted; use RSA (2048 bits or more) or ECDSA P-256/P-384`)
+}

@@ -1,0 +1,13 @@
+/** The CA core's public surface: no HTTP, no database, no environment. */
+export * from './authority.js'
+export * from './certificate-info.js'
+export * from './csr.js'
+export * from './errors.js'
+export * from './hierarchy.js'
+export * from './key-encryption.js'
+export * from './keys.js'
+export * from './ports.js'
+export * from './serial.js'
+export * from './signer.js'
+export * from './subject-facts.js'
+export { derToPem, pemToDer } from './der.js'

@@ -1,0 +1,152 @@
+import 'reflect-metadata'
+import * as x509 from '@peculiar/x509'
+import { createHash, webcrypto } from 'node:crypto'
+import t from 'tap'
+import {
+  Authority,
+  CaError,
+  createHierarchy,
+  derToPem,
+  softwareSigner,
+  verifyCsr,
+  type AuditEvent,
+  type CertificateStore,
+  type IssuedCertificate,
+} from '../../ca/index.js'
+import { opensslCsr, run, tempDir } from '../support/openssl.js'
+
+x509.cryptoProvider.set(webcrypto as Crypto)
+
+const NOW = new Date(Date.UTC(2026, 10, 1, 8, 0, 0))
+const URL = 'https://kagi.example.com'
+
+function memoryStore(): CertificateStore & { saved: { cert: IssuedCertificate; audit: AuditEvent }[] } {
+  const saved: { cert: IssuedCertificate; audit: AuditEvent }[] = []
+  return { saved, saveIssued: async (cert, _owner, audit) => void saved.push({ cert, audit }) }
+}
+
+for (const keyType of ['ecdsa-p256', 'ecdsa-p384', 'rsa-3072'] as const) {
+  t.test(`hierarchy/${keyType}`, async (t) => {
+    const { root, issuing } = await createHierarchy({ name: 'Example Corp', keyType, publicUrl: URL, now: NOW })
+    const rootCert = new x509.X509Certificate(root.certificate.der)
+    const issuingCert = new x509.X509Certificate(issuing.certificate.der)
+    t.equal(rootCert.subject, 'O=Example Corp, CN=Example Corp Root CA')
+    t.equal(issuingCert.issuer, rootCert.subject)
+    t.ok(await rootCert.isSelfSigned(), 'root is self-signed')
+    t.ok(await issuingCert.verify({ publicKey: rootCert.publicKey, signatureOnly: true }), 'issuing CA signed by root')
+    for (const [cert, pathLen] of [[rootCert, 1], [issuingCert, 0]] as const) {
+      const bc = cert.getExtension(x509.BasicConstraintsExtension)!
+      t.ok(bc.critical, 'basicConstraints critical')
+      t.equal(bc.ca, true, 'CA:TRUE')
+      t.equal(bc.pathLength, pathLen)
+      const ku = cert.getExtension(x509.KeyUsagesExtension)!
+      t.ok(ku.critical)
+      t.equal(ku.usages, x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign)
+      t.ok(cert.getExtension(x509.SubjectKeyIdentifierExtension))
+      t.ok(cert.getExtension(x509.AuthorityKeyIdentifierExtension))
+    }
+    t.equal(
+      issuingCert.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId,
+      rootCert.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId,
+      'issuing AKI = root SKI',
+    )
+    const dir = tempDir(t)
+    const rootPem = dir.file('root.pem', derToPem(root.certificate.der, 'CERTIFICATE'))
+    const issuingPem = dir.file('issuing.pem', derToPem(issuing.certificate.der, 'CERTIFICATE'))
+    const v = run('openssl', ['verify', '-x509_strict', '-CAfile', rootPem, issuingPem])
+    t.equal(v.status, 0, `openssl verify issuing: ${v.stdout}${v.stderr}`)
+  })
+}
+
+t.test('issue/user from an openssl CSR: names from records, not the CSR', async (t) => {
+  const { root, issuing } = await createHierarchy({ name: 'kagi', keyType: 'ecdsa-p256', publicUrl: URL })
+  const store = memoryStore()
+  const authority = new Authority({ issuing: { certificate: issuing.certificate, signer: softwareSigner(issuing.privateKey) }, publicUrl: URL, caName: 'kagi', store })
+  const dir = tempDir(t)
+  for (const keySpec of ['ec:P-256', 'ec:P-384', 'rsa:2048']) {
+    const csr = opensslCsr(dir.dir, keySpec)
+    const issued = await authority.issue({
+      profile: 'user',
+      facts: { email: 'alice@example.com' },
+      key: verifyCsr(csr),
+      owner: { userId: 'u1' },
+      actor: 'test',
+    })
+    t.match(issued.serial, /^[0-9a-f]{32}$/)
+    const cert = new x509.X509Certificate(issued.der)
+    t.equal(cert.subject, 'CN=alice@example.com', `${keySpec}: CN from the user record`)
+    t.equal(cert.serialNumber.toLowerCase(), issued.serial)
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension)!
+    const names = san.names.toJSON()
+    t.same(names, [{ type: 'email', value: 'alice@example.com' }, { type: 'upn', value: 'alice@example.com' }], `${keySpec}: SAN email + UPN only`)
+    const bc = cert.getExtension(x509.BasicConstraintsExtension)
+    t.notOk(bc?.ca, 'CSR basicConstraints CA:TRUE ignored')
+    t.same(cert.getExtension(x509.ExtendedKeyUsageExtension)!.usages, ['1.3.6.1.5.5.7.3.2'])
+    const ku = cert.getExtension(x509.KeyUsagesExtension)!
+    const expectKu = keySpec.startsWith('rsa') ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature
+    t.equal(ku.usages, expectKu, `${keySpec}: keyUsage`)
+    const days = (cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000
+    t.ok(days > 365 && days < 365.01, `validity ~365 days + backdate (${days})`)
+    t.equal(cert.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId, new x509.X509Certificate(issuing.certificate.der).getExtension(x509.SubjectKeyIdentifierExtension)!.keyId)
+    const cdp = cert.getExtension(x509.CRLDistributionPointsExtension)!
+    t.equal(cdp.distributionPoints[0]!.distributionPoint!.fullName![0]!.uniformResourceIdentifier, `${URL}/pki/crl`)
+    const aia = cert.getExtension(x509.AuthorityInfoAccessExtension)!
+    t.equal(aia.ocsp[0]!.value, `${URL}/ocsp`)
+    t.equal(aia.caIssuers[0]!.value, `${URL}/pki/issuing.crt`)
+    const spkiHash = createHash('sha1').update(Buffer.from(cert.publicKey.rawData)).digest('hex')
+    t.not(spkiHash, '', 'public key present')
+    const chain = dir.file('chain.pem', derToPem(issuing.certificate.der, 'CERTIFICATE'))
+    const rootPem = dir.file('root.pem', derToPem(root.certificate.der, 'CERTIFICATE'))
+    const leaf = dir.file('leaf.pem', derToPem(issued.der, 'CERTIFICATE'))
+    const v = run('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', rootPem, '-untrusted', chain, leaf])
+    t.equal(v.status, 0, `openssl verify ${keySpec}: ${v.stdout}${v.stderr}`)
+  }
+  t.equal(store.saved.length, 3)
+  t.equal(store.saved[0]!.audit.action, 'certificate.issued')
+})
+
+t.test('issue/device: hostname CN, dNSName and device URN', async (t) => {
+  const { issuing } = await createHierarchy({ name: 'kagi', keyType: 'ecdsa-p256', publicUrl: URL })
+  const authority = new Authority({ issuing: { certificate: issuing.certificate, signer: softwareSigner(issuing.privateKey) }, publicUrl: URL, caName: 'kagi', store: memoryStore() })
+  const dir = tempDir(t)
+  const key = verifyCsr(opensslCsr(dir.dir, 'ec:P-256'))
+  const issued = await authority.issue({ profile: 'device', facts: { hostname: 'Alice-MBP.corp.example.com', deviceId: 'd-123' }, key, owner: { userId: 'u' }, actor: 't' })
+  const cert = new x509.X509Certificate(issued.der)
+  t.equal(cert.subject, 'CN=Alice-MBP.corp.example.com')
+  t.same(cert.getExtension(x509.SubjectAlternativeNameExtension)!.names.toJSON(), [
+    { type: 'dns', value: 'alice-mbp.corp.example.com' },
+    { type: 'url', value: 'urn:kagi:device:d-123' },
+  ])
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['fail/device-without-hostname', { deviceId: 'd' }, /requires a hostname/],
+    ['fail/bad-hostname', { hostname: 'bad host!', deviceId: 'd' }, /not a DNS host name/],
+  ]
+  for (const [name, facts, message] of cases) {
+    await t.rejects(authority.issue({ profile: 'device', facts, key, owner: { userId: 'u' }, actor: 't' }), { code: 'profile_violation', message }, name)
+  }
+  await t.rejects(authority.issue({ profile: 'user', facts: { email: 'nö@example.com' }, key, owner: { userId: 'u' }, actor: 't' }), { code: 'profile_violation' }, 'fail/non-ascii-email')
+})
+
+t.test('csr/policy', async (t) => {
+  const dir = tempDir(t)
+  const cases: [string, string, RegExp][] = [
+    ['fail/rsa-1024', 'rsa:1024', /1024 bits; at least 2048/],
+    ['fail/p-521', 'ec:P-521', /curve secp521r1/],
+    ['fail/secp256k1', 'ec:secp256k1', /curve secp256k1/],
+    ['fail/ed25519', 'ed25519:x', /ed25519 is not accepted/],
+  ]
+  for (const [name, spec, message] of cases) {
+    const csr = opensslCsr(dir.dir, spec)
+    t.throws(() => verifyCsr(csr), { code: 'key_rejected', message }, name)
+  }
+  const good = opensslCsr(dir.dir, 'ec:P-256')
+  // Flip one byte inside the signature: the CSR still parses, the proof of possession fails.
+  const der = Buffer.from(good.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, ''), 'base64')
+  der[der.length - 5] ^= 0x01
+  t.throws(() => verifyCsr(der), { code: 'csr_signature_invalid', message: /does not verify/ }, 'fail/bad-signature')
+  t.throws(() => verifyCsr('hello'), { code: 'csr_invalid' }, 'fail/not-pem')
+  t.throws(() => verifyCsr(Buffer.from([0x30, 0x03, 0x02, 0x01])), { code: 'csr_invalid' }, 'fail/truncated-der')
+  t.throws(() => verifyCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----'), { code: 'csr_invalid' }, 'fail/garbage-pem')
+  t.ok(verifyCsr(der.length ? good : good), 'ok/p256')
+  t.ok(CaError)
+})
