@@ -16,6 +16,7 @@ import {
 import { opensslCsr, run, tempDir } from '../support/openssl.js'
 
 x509.cryptoProvider.set(webcrypto as Crypto)
+const parseCert = (der: Uint8Array): x509.X509Certificate => new x509.X509Certificate(new Uint8Array(der))
 
 const NOW = new Date(Date.UTC(2026, 10, 1, 8, 0, 0))
 const URL = 'https://kagi.example.com'
@@ -28,8 +29,8 @@ function memoryStore(): CertificateStore & { saved: { cert: IssuedCertificate; a
 for (const keyType of ['ecdsa-p256', 'ecdsa-p384', 'rsa-3072'] as const) {
   t.test(`hierarchy/${keyType}`, async (t) => {
     const { root, issuing } = await createHierarchy({ name: 'Example Corp', keyType, publicUrl: URL, now: NOW })
-    const rootCert = new x509.X509Certificate(root.certificate.der)
-    const issuingCert = new x509.X509Certificate(issuing.certificate.der)
+    const rootCert = parseCert(root.certificate.der)
+    const issuingCert = parseCert(issuing.certificate.der)
     t.equal(rootCert.subject, 'O=Example Corp, CN=Example Corp Root CA')
     t.equal(issuingCert.issuer, rootCert.subject)
     t.ok(await rootCert.isSelfSigned(), 'root is self-signed')
@@ -73,7 +74,7 @@ t.test('issue/user from an openssl CSR: names from records, not the CSR', async 
       actor: 'test',
     })
     t.match(issued.serial, /^[0-9a-f]{32}$/)
-    const cert = new x509.X509Certificate(issued.der)
+    const cert = parseCert(issued.der)
     t.equal(cert.subject, 'CN=alice@example.com', `${keySpec}: CN from the user record`)
     t.equal(cert.serialNumber.toLowerCase(), issued.serial)
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension)!
@@ -87,7 +88,7 @@ t.test('issue/user from an openssl CSR: names from records, not the CSR', async 
     t.equal(ku.usages, expectKu, `${keySpec}: keyUsage`)
     const days = (cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000
     t.ok(days > 365 && days < 365.01, `validity ~365 days + backdate (${days})`)
-    t.equal(cert.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId, new x509.X509Certificate(issuing.certificate.der).getExtension(x509.SubjectKeyIdentifierExtension)!.keyId)
+    t.equal(cert.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId, parseCert(issuing.certificate.der).getExtension(x509.SubjectKeyIdentifierExtension)!.keyId)
     const cdp = cert.getExtension(x509.CRLDistributionPointsExtension)!
     t.equal(cdp.distributionPoints[0]!.distributionPoint!.fullName![0]!.uniformResourceIdentifier, `${URL}/pki/crl`)
     const aia = cert.getExtension(x509.AuthorityInfoAccessExtension)!
@@ -111,7 +112,7 @@ t.test('issue/device: hostname CN, dNSName and device URN', async (t) => {
   const dir = tempDir(t)
   const key = verifyCsr(opensslCsr(dir.dir, 'ec:P-256'))
   const issued = await authority.issue({ profile: 'device', facts: { hostname: 'Alice-MBP.corp.example.com', deviceId: 'd-123' }, key, owner: { userId: 'u' }, actor: 't' })
-  const cert = new x509.X509Certificate(issued.der)
+  const cert = parseCert(issued.der)
   t.equal(cert.subject, 'CN=Alice-MBP.corp.example.com')
   t.same(cert.getExtension(x509.SubjectAlternativeNameExtension)!.names.toJSON(), [
     { type: 'dns', value: 'alice-mbp.corp.example.com' },
@@ -142,7 +143,7 @@ t.test('csr/policy', async (t) => {
   const good = opensslCsr(dir.dir, 'ec:P-256')
   // Flip one byte inside the signature: the CSR still parses, the proof of possession fails.
   const der = Buffer.from(good.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, ''), 'base64')
-  der[der.length - 5] ^= 0x01
+  der[der.length - 5] = der[der.length - 5]! ^ 0x01
   t.throws(() => verifyCsr(der), { code: 'csr_signature_invalid', message: /does not verify/ }, 'fail/bad-signature')
   t.throws(() => verifyCsr('hello'), { code: 'csr_invalid' }, 'fail/not-pem')
   t.throws(() => verifyCsr(Buffer.from([0x30, 0x03, 0x02, 0x01])), { code: 'csr_invalid' }, 'fail/truncated-der')

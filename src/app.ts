@@ -1,0 +1,57 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { toHttpError } from './errors.js'
+import { certificateRoutes } from './routes/certificates.js'
+import { healthRoutes } from './routes/health.js'
+import { pkiRoutes } from './routes/pki.js'
+import type { KagiServices } from './services.js'
+
+/** Log paths that must never be written: tokens, passwords, keys. */
+export const redactPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'pkcs12',
+  'pkcs12Password',
+  'passphrase',
+  'token',
+  '*.pkcs12',
+  '*.pkcs12Password',
+  '*.passphrase',
+  '*.token',
+]
+
+/** Options for building the app; `logger` follows Fastify's. */
+export interface AppOptions {
+  logger?: FastifyServerOptions['logger']
+}
+
+/**
+ * Builds the Fastify application around ready services (config, database,
+ * CA). It does not listen: server.ts does, tests use `inject`.
+ */
+export async function buildApp(services: KagiServices, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    // Behind a load balancer set trustProxy through a future option; default is the socket address.
+    disableRequestLogging: false,
+    return503OnClosing: true,
+  })
+
+  // The API speaks JSON only; any other body type gets 415 rather than a confusing validation error.
+  app.removeContentTypeParser('text/plain')
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body, internal } = toHttpError(error)
+    if (internal) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: body.error.code, status }, 'request refused')
+    return reply.code(status).header('cache-control', 'no-store').send(body)
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  )
+
+  await app.register(healthRoutes, { services })
+  await app.register(pkiRoutes, { services })
+  await app.register(certificateRoutes, { services })
+  return app
+}

@@ -1,0 +1,52 @@
+import type { FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import { findToken, hashToken, type TokenRole } from '../db/token-repository.js'
+import { ApiError } from '../errors.js'
+
+/** The caller behind a valid API token. */
+export interface TokenPrincipal {
+  id: string
+  name: string
+  role: TokenRole
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: TokenPrincipal
+  }
+}
+
+/** How long a verified token is trusted without asking the database again (a revoked token stops within this). */
+export const TOKEN_CACHE_MS = 10_000
+const MAX_CACHED = 1000
+
+/**
+ * Builds a preHandler that requires `Authorization: Bearer <token>` with one
+ * of `roles`. 401 without a valid token, 403 with a token of another role.
+ * The token itself is never logged.
+ */
+export function tokenAuth(db: Kysely<Database>) {
+  const cache = new Map<string, { principal: TokenPrincipal | undefined; until: number }>()
+  async function lookup(token: string): Promise<TokenPrincipal | undefined> {
+    const key = hashToken(token)
+    const now = Date.now()
+    const hit = cache.get(key)
+    if (hit && hit.until > now) return hit.principal
+    const row = await findToken(db, token)
+    if (cache.size >= MAX_CACHED) cache.clear()
+    const principal = row ? { id: row.id, name: row.name, role: row.role } : undefined
+    cache.set(key, { principal, until: now + TOKEN_CACHE_MS })
+    return principal
+  }
+  return (...roles: TokenRole[]) =>
+    async function requireToken(request: FastifyRequest): Promise<void> {
+      const header = request.headers.authorization
+      const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+      if (!match) throw new ApiError(401, 'unauthorized', 'an API token is required: Authorization: Bearer <token> (create one with `kagi token create`)')
+      const principal = await lookup(match[1]!)
+      if (!principal) throw new ApiError(401, 'unauthorized', 'the API token is not valid or has been revoked')
+      if (!roles.includes(principal.role)) throw new ApiError(403, 'forbidden', `this needs a token with role ${roles.join(' or ')}; yours is ${principal.role}`)
+      request.principal = principal
+    }
+}

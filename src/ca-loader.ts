@@ -1,0 +1,164 @@
+import 'reflect-metadata'
+import * as x509 from '@peculiar/x509'
+import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import {
+  CaError,
+  certificateInfo,
+  checkKeyPolicy,
+  createHierarchy,
+  decryptPrivateKey,
+  encryptPrivateKey,
+  pemToDer,
+  serialToHex,
+  type CaKeyType,
+  type CertificateInfo,
+} from '../ca/index.js'
+import type { Config } from './config.js'
+import { findActiveCas, lockCaCreation, replaceActiveCa } from './db/ca-repository.js'
+import type { Database } from './db/database.js'
+
+x509.cryptoProvider.set(webcrypto as Crypto)
+
+/** kagi's CA as loaded from the database: certificates, and the issuing key decrypted in memory. */
+export interface LoadedCa {
+  root: CertificateInfo
+  issuing: CertificateInfo
+  issuingKey: KeyObject
+  /** The root key, still encrypted (decrypted only when the root must sign). Empty for an imported CA without its root key. */
+  rootEncryptedKey: string
+  keyType: string
+}
+
+/** Human-readable subject of a DER certificate, e.g. "O=kagi, CN=kagi Root CA". */
+export const subjectText = (der: Buffer): string => new x509.X509Certificate(new Uint8Array(der)).subject
+
+/** Loads the active CA, or returns undefined when none has been created yet. */
+export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<LoadedCa | undefined> {
+  const rows = await findActiveCas(db)
+  const root = rows.find((r) => r.role === 'root')
+  const issuing = rows.find((r) => r.role === 'issuing')
+  if (!root || !issuing) return undefined
+  return {
+    root: certificateInfo(Buffer.from(root.der)),
+    issuing: certificateInfo(Buffer.from(issuing.der)),
+    issuingKey: decryptPrivateKey(issuing.encrypted_key, passphrase),
+    rootEncryptedKey: root.encrypted_key,
+    keyType: issuing.key_type,
+  }
+}
+
+/** Options for creating the hierarchy. */
+export interface InitOptions {
+  /** Replace an existing CA (certificates it issued will no longer chain to the active CA). */
+  force?: boolean
+}
+
+/**
+ * Creates the two-tier hierarchy unless one exists (or `force`). Runs under an
+ * advisory lock so replicas starting together create exactly one CA.
+ */
+export async function initCa(db: Kysely<Database>, config: Config, passphrase: string, options: InitOptions = {}): Promise<{ created: boolean; ca: LoadedCa }> {
+  const created = await db.transaction().execute(async (trx) => {
+    await lockCaCreation(trx)
+    const existing = await findActiveCas(trx)
+    if (existing.length > 0 && !options.force) return false
+    const { root, issuing } = await createHierarchy({ name: config.caName, keyType: config.caKeyType, publicUrl: config.publicUrl })
+    for (const [role, pair] of [['root', root], ['issuing', issuing]] as const) {
+      await replaceActiveCa(trx, {
+        role,
+        serial: serialToHex(pair.certificate.serial),
+        subject: subjectText(pair.certificate.der),
+        der: pair.certificate.der,
+        encryptedKey: await encryptPrivateKey(pair.privateKey, passphrase),
+        keyType: config.caKeyType,
+        notAfter: pair.certificate.notAfter,
+      })
+    }
+    return true
+  })
+  const ca = await loadCa(db, passphrase)
+  if (!ca) throw new CaError('ca_not_initialized', 'the CA could not be loaded after creation')
+  return { created, ca }
+}
+
+/** Loads the CA, creating it on first start. */
+export async function ensureCa(db: Kysely<Database>, config: Config, passphrase: string): Promise<LoadedCa> {
+  return (await loadCa(db, passphrase)) ?? (await initCa(db, config, passphrase)).ca
+}
+
+function splitPem(text: string): Buffer[] {
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  return blocks.map((block) => pemToDer(block, 'CERTIFICATE'))
+}
+
+function describeKey(key: KeyObject): CaKeyType {
+  const d = checkKeyPolicy(key)
+  if (d === 'ecdsa-p256' || d === 'ecdsa-p384' || d === 'rsa-3072' || d === 'rsa-4096') return d
+  throw new CaError('ca_import_invalid', `the CA key is ${d}; kagi signs with ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096`)
+}
+
+/**
+ * Adopts an existing issuing CA (`kagi ca import`). `certPem` holds the
+ * issuing CA certificate first, then its chain up to a self-signed root
+ * (a self-signed issuing CA is its own root). The key is re-encrypted with
+ * kagi's passphrase; the previous CA stays in the history, inactive.
+ */
+export async function importIssuingCa(
+  db: Kysely<Database>,
+  passphrase: string,
+  input: { certPem: string; keyPem: string; keyPassphrase?: string; rootPem?: string },
+): Promise<LoadedCa> {
+  const certs = [...splitPem(input.certPem), ...(input.rootPem ? splitPem(input.rootPem) : [])]
+  if (certs.length === 0) throw new CaError('ca_import_invalid', 'no PEM certificate found in --cert')
+  const issuing = certificateInfo(certs[0]!)
+  if (!issuing.isCa) throw new CaError('ca_import_invalid', 'the certificate is not a CA (basicConstraints CA:TRUE is missing); PAN-OS would not trust it')
+  if (issuing.notAfter <= new Date()) throw new CaError('ca_import_invalid', `the CA certificate expired on ${issuing.notAfter.toISOString()}`)
+  let key: KeyObject
+  try {
+    key = createPrivateKey({ key: input.keyPem, format: 'pem', passphrase: input.keyPassphrase })
+  } catch {
+    throw new CaError('ca_import_invalid', 'the private key could not be read (PEM expected; pass --key-passphrase-file for an encrypted key)')
+  }
+  const keyType = describeKey(key)
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' }) as Buffer
+  if (!spki.equals(issuing.publicKeyInfo)) throw new CaError('ca_import_invalid', 'the private key does not belong to the CA certificate')
+  const parsed = certs.map((der) => new x509.X509Certificate(new Uint8Array(der)))
+  const rootIndex = parsed.findIndex((c) => c.subject === c.issuer)
+  if (rootIndex < 0) throw new CaError('ca_import_invalid', 'the chain has no self-signed root; append the root certificate to --cert or pass --root')
+  // Walk issuing → root, checking each signature.
+  let current = parsed[0]!
+  for (let hops = 0; current.subject !== current.issuer; hops++) {
+    const parent = parsed.find((c) => c.subject === current.issuer)
+    if (!parent || hops > 4) throw new CaError('ca_import_invalid', `no certificate for the issuer "${current.issuer}" in the chain`)
+    if (!(await current.verify({ publicKey: parent.publicKey, signatureOnly: true }))) {
+      throw new CaError('ca_import_invalid', `the signature on "${current.subject}" does not verify with "${parent.subject}"`)
+    }
+    current = parent
+  }
+  const root = certificateInfo(certs[rootIndex]!)
+  await db.transaction().execute(async (trx) => {
+    await lockCaCreation(trx)
+    await replaceActiveCa(trx, {
+      role: 'root',
+      serial: serialToHex(root.serial),
+      subject: subjectText(root.der),
+      der: root.der,
+      encryptedKey: rootIndex === 0 ? await encryptPrivateKey(key, passphrase) : '',
+      keyType: rootIndex === 0 ? keyType : 'unknown',
+      notAfter: root.notAfter,
+    })
+    await replaceActiveCa(trx, {
+      role: 'issuing',
+      serial: serialToHex(issuing.serial),
+      subject: subjectText(issuing.der),
+      der: issuing.der,
+      encryptedKey: await encryptPrivateKey(key, passphrase),
+      keyType,
+      notAfter: issuing.notAfter,
+    })
+  })
+  const ca = await loadCa(db, passphrase)
+  if (!ca) throw new CaError('ca_not_initialized', 'the imported CA could not be loaded')
+  return ca
+}

@@ -1,0 +1,188 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { derToPem, serialToHex } from '../../ca/index.js'
+import { importIssuingCa, initCa, loadCa, subjectText } from '../ca-loader.js'
+import type { Config } from '../config.js'
+import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
+import { issueCertificate, parseIssueRequest } from '../issuance.js'
+import { openRuntime, runtimeServices, type Runtime } from '../runtime.js'
+import { serve } from '../server.js'
+import { info, out, UsageError, warn } from './output.js'
+import { createHash } from 'node:crypto'
+
+/** Parsed command-line flags. */
+export type Flags = Record<string, string | boolean | undefined>
+
+async function withRuntime<T>(config: Readonly<Config>, purpose: string, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime(config, purpose)
+  if (runtime.passphrase.warning) warn(runtime.passphrase.warning)
+  try {
+    return await fn(runtime)
+  } finally {
+    await runtime.database.close()
+  }
+}
+
+function need(flags: Flags, name: string, hint: string): string {
+  const value = flags[name]
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required (${hint})`)
+  return value
+}
+
+function readInput(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`)
+  }
+}
+
+const fingerprint = (der: Buffer): string => createHash('sha256').update(der).digest('hex').match(/../g)!.join(':').toUpperCase()
+
+/** The commands, by name. Each returns the process exit code. */
+export const commands: Record<string, { summary: string; usage: string; run: (config: Readonly<Config>, args: string[], flags: Flags) => Promise<number> }> = {
+  serve: {
+    summary: 'run the HTTP service (creates the CA on first start)',
+    usage: 'kagi serve',
+    run: async (config) => {
+      await serve(config)
+      return -1 // keep running
+    },
+  },
+  migrate: {
+    summary: 'apply pending database migrations',
+    usage: 'kagi migrate',
+    run: (config) =>
+      withRuntime(config, 'kagi migrate', async (runtime) => {
+        for (const m of runtime.migrations) out(`${m.status === 'Success' ? 'applied' : m.status}: ${m.name}`)
+        out(runtime.migrations.length ? 'migrations complete' : 'database schema is up to date')
+        return 0
+      }),
+  },
+  'ca init': {
+    summary: 'create the root and issuing CA (no-op when they exist, unless --force)',
+    usage: 'kagi ca init [--force]',
+    run: (config, _args, flags) =>
+      withRuntime(config, 'kagi ca init', async (runtime) => {
+        info(`creating ${config.caKeyType} root and issuing CA "${config.caName}" (keys encrypted with PBKDF2, this takes a moment)...`)
+        const { created, ca } = await initCa(runtime.database.db, config, runtime.passphrase.value, { force: flags.force === true })
+        out(created ? 'CA created' : 'CA already exists (use --force to replace it; certificates it issued would no longer chain to the new CA)')
+        out(`root:    ${subjectText(ca.root.der)}  SHA-256 ${fingerprint(ca.root.der)}`)
+        out(`issuing: ${subjectText(ca.issuing.der)}  SHA-256 ${fingerprint(ca.issuing.der)}`)
+        return created || !flags.force ? 0 : 1
+      }),
+  },
+  'ca show': {
+    summary: 'print the active CA certificates (add --pem for the chain)',
+    usage: 'kagi ca show [--pem]',
+    run: (config, _args, flags) =>
+      withRuntime(config, 'kagi ca show', async (runtime) => {
+        const ca = await loadCa(runtime.database.db, runtime.passphrase.value)
+        if (!ca) {
+          out('no CA yet: run `kagi ca init` or start `kagi serve`')
+          return 1
+        }
+        for (const [role, cert] of [['root', ca.root], ['issuing', ca.issuing]] as const) {
+          out(`${role}:`)
+          out(`  subject:     ${subjectText(cert.der)}`)
+          out(`  serial:      ${serialToHex(cert.serial)}`)
+          out(`  valid:       ${cert.notBefore.toISOString()} .. ${cert.notAfter.toISOString()}`)
+          out(`  SHA-256:     ${fingerprint(cert.der)}`)
+          out(`  pathLen:     ${cert.pathLength ?? 'none'}`)
+        }
+        out(`key type:      ${ca.keyType}`)
+        out(`public URL:    ${config.publicUrl} (CRL ${config.publicUrl}/pki/crl, OCSP ${config.publicUrl}/ocsp)`)
+        if (flags.pem) out((derToPem(ca.issuing.der, 'CERTIFICATE') + derToPem(ca.root.der, 'CERTIFICATE')).trimEnd())
+        return 0
+      }),
+  },
+  'ca import': {
+    summary: 'adopt an existing issuing CA (certificate chain + key)',
+    usage: 'kagi ca import --cert ISSUING_AND_CHAIN.pem --key KEY.pem [--key-passphrase-file F] [--root ROOT.pem]',
+    run: (config, _args, flags) => {
+      const certPem = readInput(need(flags, 'cert', 'PEM issuing CA certificate, followed by its root'), 'certificate')
+      const keyPem = readInput(need(flags, 'key', 'PEM private key of the issuing CA'), 'key')
+      const keyPassphrase = typeof flags['key-passphrase-file'] === 'string' ? readInput(flags['key-passphrase-file'], 'key passphrase').replace(/\r?\n$/, '') : undefined
+      const rootPem = typeof flags.root === 'string' ? readInput(flags.root, 'root certificate') : undefined
+      return withRuntime(config, 'kagi ca import', async (runtime) => {
+        info('checking the certificate chain and key, re-encrypting the key...')
+        const ca = await importIssuingCa(runtime.database.db, runtime.passphrase.value, { certPem, keyPem, keyPassphrase, rootPem })
+        out(`imported issuing CA: ${subjectText(ca.issuing.der)} (root ${subjectText(ca.root.der)})`)
+        return 0
+      })
+    },
+  },
+  'token create': {
+    summary: 'create an API token (printed once, as the last line)',
+    usage: 'kagi token create --role admin|mdm --name NAME',
+    run: (config, _args, flags) => {
+      const role = need(flags, 'role', 'admin or mdm')
+      if (role !== 'admin' && role !== 'mdm') throw new UsageError('--role must be admin or mdm')
+      const name = need(flags, 'name', 'who or what uses the token, e.g. jamf')
+      if (name.length > 100) throw new UsageError('--name must be at most 100 characters')
+      return withRuntime(config, 'kagi token create', async (runtime) => {
+        const { id, token } = await createToken(runtime.database.db, role as TokenRole, name)
+        info(`created ${role} token "${name}" (id ${id}); it is shown only now:`)
+        out(token)
+        return 0
+      })
+    },
+  },
+  'token list': {
+    summary: 'list API tokens (never their values)',
+    usage: 'kagi token list',
+    run: (config) =>
+      withRuntime(config, 'kagi token list', async (runtime) => {
+        for (const t of await listTokens(runtime.database.db)) {
+          out(`${t.id}  ${t.role.padEnd(5)}  ${t.name}  created ${new Date(t.created_at).toISOString()}${t.revoked_at ? `  revoked ${new Date(t.revoked_at).toISOString()}` : ''}`)
+        }
+        return 0
+      }),
+  },
+  'token revoke': {
+    summary: 'revoke an API token by id or name',
+    usage: 'kagi token revoke ID|NAME',
+    run: (config, args) => {
+      const target = args[0]
+      if (!target) throw new UsageError('give the token id or name')
+      return withRuntime(config, 'kagi token revoke', async (runtime) => {
+        const n = await revokeToken(runtime.database.db, target)
+        out(n ? `revoked ${n} token(s)` : `no live token with id or name ${target}`)
+        return n ? 0 : 1
+      })
+    },
+  },
+  issue: {
+    summary: 'issue a certificate from the command line',
+    usage:
+      'kagi issue --profile user|device --user EMAIL [--device-name N --platform macos|ios|windows|chromeos|android [--hostname H] [--serial-number S]] [--csr FILE | --key-type rsa-2048|ecdsa-p256] --out PREFIX',
+    run: (config, _args, flags) => {
+      const prefix = need(flags, 'out', 'file prefix: writes PREFIX.crt, PREFIX.chain.pem and, without --csr, PREFIX.p12')
+      const device =
+        typeof flags['device-name'] === 'string' || typeof flags.platform === 'string'
+          ? { name: flags['device-name'], platform: flags.platform, hostname: flags.hostname, serialNumber: flags['serial-number'] }
+          : undefined
+      const body = parseIssueRequest({
+        profile: flags.profile,
+        user: flags.user,
+        device,
+        csr: typeof flags.csr === 'string' ? readInput(flags.csr, 'CSR') : undefined,
+        keyType: flags['key-type'],
+      })
+      return withRuntime(config, 'kagi issue', async (runtime) => {
+        const services = (await runtimeServices(runtime))!
+        if (!body.csr) info(`generating a ${body.keyType ?? 'rsa-2048'} key...`)
+        const result = await issueCertificate(services, body, 'cli')
+        writeFileSync(`${prefix}.crt`, result.certificate)
+        writeFileSync(`${prefix}.chain.pem`, result.chain)
+        out(`serial ${result.serial}`)
+        out(`wrote ${prefix}.crt and ${prefix}.chain.pem`)
+        if (result.pkcs12) {
+          writeFileSync(`${prefix}.p12`, Buffer.from(result.pkcs12, 'base64'), { mode: 0o600 })
+          out(`wrote ${prefix}.p12 (mode 0600); its one-time password, not stored anywhere:`)
+          out(result.pkcs12Password)
+        }
+        return 0
+      })
+    },
+  },
+}

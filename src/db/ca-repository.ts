@@ -1,0 +1,42 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Database } from './database.js'
+
+type Executor = Kysely<Database> | Transaction<Database>
+
+/** The active root and issuing CA rows, if any. */
+export async function findActiveCas(db: Executor) {
+  return db.selectFrom('ca_certificate').selectAll().where('active', '=', true).execute()
+}
+
+/** Serializes CA creation across processes sharing one PostgreSQL (released at commit). */
+export async function lockCaCreation(trx: Transaction<Database>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(4804195)`.execute(trx)
+}
+
+/** A CA row to insert. */
+export interface NewCaRow {
+  role: 'root' | 'issuing'
+  serial: string
+  subject: string
+  der: Buffer
+  encryptedKey: string
+  keyType: string
+  notAfter: Date
+}
+
+/** Retires the active CA of `role` (kept for history) and inserts a new active one. */
+export async function replaceActiveCa(trx: Transaction<Database>, row: NewCaRow): Promise<void> {
+  await trx.updateTable('ca_certificate').set({ active: false }).where('role', '=', row.role).where('active', '=', true).execute()
+  await trx
+    .insertInto('ca_certificate')
+    .values({
+      role: row.role,
+      serial: row.serial,
+      subject: row.subject,
+      der: row.der,
+      encrypted_key: row.encryptedKey,
+      key_type: row.keyType,
+      not_after: row.notAfter,
+    })
+    .execute()
+}

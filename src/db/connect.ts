@@ -1,0 +1,75 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { Database } from './database.js'
+import { lockDataDir } from './data-dir-lock.js'
+import { PGliteDialect } from './pglite-dialect.js'
+
+/** An open database and how to close it. */
+export interface DatabaseHandle {
+  db: Kysely<Database>
+  kind: 'postgres' | 'pglite'
+  close(): Promise<void>
+  /** The embedded instance, when kind is pglite (tests dump it as a snapshot). */
+  pglite?: { dumpDataDir(compression?: 'none' | 'gzip' | 'auto'): Promise<Blob> }
+}
+
+/** Where to connect. */
+export interface DatabaseOptions {
+  /** postgres:// URL; without it the embedded PGlite database is used. */
+  url?: string
+  /** For PGlite: the data directory (the database lives in `<dataDir>/db`). */
+  dataDir: string
+  /** For PGlite: keep the database in memory (tests). */
+  memory?: boolean
+  /** For PGlite: start from this dumped data directory (tests). */
+  snapshot?: Blob
+  /** pg pool size; default 10. */
+  poolSize?: number
+  /** Who opens it, written into the lock file. */
+  purpose?: string
+}
+
+/**
+ * Opens PostgreSQL (DATABASE_URL) or the embedded PGlite database. PGlite is
+ * loaded only when used, so a PostgreSQL deployment never pays for it.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  if (options.url) {
+    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 })
+    // A dropped idle connection must not crash the process; the pool replaces it.
+    pool.on('error', () => {})
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    return { db, kind: 'postgres', close: () => db.destroy() }
+  }
+  const { PGlite } = await import('@electric-sql/pglite')
+  let release = (): void => {}
+  let pglite
+  if (options.memory) {
+    pglite = new PGlite({ loadDataDir: options.snapshot })
+  } else {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
+    release = lockDataDir(join(options.dataDir, 'db.lock'), options.purpose ?? `kagi ${process.argv.slice(2).join(' ')}`)
+    try {
+      pglite = new PGlite(join(options.dataDir, 'db'))
+      await pglite.waitReady
+    } catch (error) {
+      release()
+      throw error
+    }
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  return {
+    db,
+    kind: 'pglite',
+    pglite,
+    close: async () => {
+      try {
+        await db.destroy()
+      } finally {
+        release()
+      }
+    },
+  }
+}

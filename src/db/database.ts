@@ -1,0 +1,86 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+
+export interface CaCertificateTable {
+  id: Generated<number>
+  role: 'root' | 'issuing'
+  serial: string
+  subject: string
+  der: Buffer
+  encrypted_key: string
+  key_type: string
+  not_after: Timestamp
+  active: Generated<boolean>
+  created_at: Generated<Date>
+}
+
+export interface AppUserTable {
+  id: string
+  email: string
+  display_name: string | null
+  created_at: Generated<Date>
+}
+
+export type Platform = 'macos' | 'ios' | 'windows' | 'chromeos' | 'android'
+export const platforms: readonly Platform[] = ['macos', 'ios', 'windows', 'chromeos', 'android']
+
+export interface DeviceTable {
+  id: string
+  user_id: string
+  name: string
+  platform: Platform
+  hostname: string | null
+  serial_number: string | null
+  match_key: string
+  created_at: Generated<Date>
+}
+
+export interface CertificateTable {
+  serial: string
+  der: Buffer
+  profile: string
+  subject: string
+  key_type: string
+  user_id: string
+  device_id: string | null
+  issuer_serial: string
+  not_before: Timestamp
+  not_after: Timestamp
+  status: Generated<'active' | 'revoked'>
+  revoked_at: Timestamp | null
+  revocation_reason: string | null
+  issued_at: Generated<Date>
+}
+
+export interface ApiTokenTable {
+  id: string
+  name: string
+  role: 'admin' | 'mdm'
+  token_hash: string
+  created_at: Generated<Date>
+  revoked_at: Timestamp | null
+}
+
+export interface AuditEventTable {
+  id: Generated<string>
+  at: Generated<Date>
+  actor: string
+  action: string
+  serial: string | null
+  details: ColumnType<Record<string, unknown>, string, string>
+}
+
+/** The schema as kysely sees it: table name → row type. */
+export interface Database {
+  ca_certificate: CaCertificateTable
+  app_user: AppUserTable
+  device: DeviceTable
+  certificate: CertificateTable
+  api_token: ApiTokenTable
+  audit_event: AuditEventTable
+}
+
+export type CertificateRow = Selectable<CertificateTable>
+export type DeviceRow = Selectable<DeviceTable>
+export type InsertableCertificate = Insertable<CertificateTable>

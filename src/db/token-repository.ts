@@ -1,0 +1,42 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { Database } from './database.js'
+
+export type TokenRole = 'admin' | 'mdm'
+
+/** SHA-256 of a token: tokens are 256 random bits, so a fast hash is enough to make a stolen table useless. */
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
+
+/** Creates a token and returns it in clear, once. Format: `kagi_<43 base64url chars>`. */
+export async function createToken(db: Kysely<Database>, role: TokenRole, name: string): Promise<{ id: string; token: string }> {
+  const token = `kagi_${randomBytes(32).toString('base64url')}`
+  const id = randomUUID()
+  await db.insertInto('api_token').values({ id, name, role, token_hash: hashToken(token) }).execute()
+  return { id, token }
+}
+
+/** The live token with this value, if any. */
+export async function findToken(db: Kysely<Database>, token: string) {
+  return db
+    .selectFrom('api_token')
+    .select(['id', 'name', 'role'])
+    .where('token_hash', '=', hashToken(token))
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+}
+
+export async function listTokens(db: Kysely<Database>) {
+  return db.selectFrom('api_token').select(['id', 'name', 'role', 'created_at', 'revoked_at']).orderBy('created_at').execute()
+}
+
+/** Revokes tokens by id or name; returns how many were revoked. */
+export async function revokeToken(db: Kysely<Database>, idOrName: string): Promise<number> {
+  const isUuid = /^[0-9a-f-]{36}$/i.test(idOrName)
+  const result = await db
+    .updateTable('api_token')
+    .set({ revoked_at: new Date() })
+    .where(isUuid ? 'id' : 'name', '=', idOrName)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}

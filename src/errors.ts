@@ -1,0 +1,63 @@
+import { CaError, type CaErrorCode } from '../ca/index.js'
+
+/** An error with an HTTP status and a stable code, raised by routes and services in src/. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+export const badRequest = (message: string, code = 'bad_request'): ApiError => new ApiError(400, code, message)
+export const notFound = (message: string): ApiError => new ApiError(404, 'not_found', message)
+
+/** The one mapping from CA core error codes to HTTP statuses. */
+const caStatus: Record<CaErrorCode, number> = {
+  csr_invalid: 400,
+  csr_signature_invalid: 400,
+  key_rejected: 400,
+  profile_violation: 400,
+  ca_import_invalid: 400,
+  not_found: 404,
+  ca_already_initialized: 409,
+  ca_not_initialized: 503,
+  ca_passphrase_wrong: 500,
+}
+
+/** JSON error body: `{ "error": { "code", "message" } }`. */
+export interface ErrorBody {
+  error: { code: string; message: string }
+}
+
+/** Fastify's own client errors (bad JSON, wrong content type, body too large) keep their status. */
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+}
+
+/**
+ * Turns any error into a status and a body safe to send: client errors keep
+ * their message, server errors say only "internal error" (details go to the
+ * log with the request id, never to the client).
+ */
+export function toHttpError(error: unknown): { status: number; body: ErrorBody; internal: boolean } {
+  if (error instanceof ApiError) return { status: error.statusCode, body: { error: { code: error.code, message: error.message } }, internal: false }
+  if (error instanceof CaError) {
+    const status = caStatus[error.code] ?? 500
+    if (status < 500) return { status, body: { error: { code: error.code, message: error.message } }, internal: false }
+  }
+  const e = error as { statusCode?: number; code?: string; message?: string; name?: string }
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const code = (e.code && fastifyCodes[e.code]) ?? (e.statusCode === 413 ? 'payload_too_large' : e.statusCode === 415 ? 'unsupported_media_type' : 'bad_request')
+    const message = e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.name === 'SyntaxError' ? 'the request body is not valid JSON' : (e.message ?? 'bad request')
+    return { status: e.statusCode, body: { error: { code, message } }, internal: false }
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error; the server log has details under this request id' } }, internal: true }
+}

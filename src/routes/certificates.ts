@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { derToPem, normalizeSerial } from '../../ca/index.js'
+import { tokenAuth } from '../auth/bearer.js'
+import { findCertificate, listCertificates, type CertificateListRow } from '../db/certificate-query.js'
+import { badRequest, notFound } from '../errors.js'
+import { issueCertificate, parseIssueRequest } from '../issuance.js'
+import type { KagiServices } from '../services.js'
+
+const listQuery = z.strictObject({
+  user: z.string().trim().min(1).max(254).optional(),
+  device: z.string().trim().min(1).max(128).optional(),
+  status: z.enum(['active', 'revoked', 'expired'], { error: 'status must be active, revoked or expired' }).optional(),
+  expiringWithinDays: z.coerce.number({ error: 'expiringWithinDays must be a number of days' }).int().min(0).max(3650).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+})
+
+/** The JSON view of a certificate row (API field names are a contract). */
+export function certificateView(row: CertificateListRow, now = new Date()) {
+  const expired = row.status === 'active' && new Date(row.not_after) <= now
+  return {
+    serial: row.serial,
+    profile: row.profile,
+    subject: row.subject,
+    user: row.email,
+    device: row.device_id
+      ? { id: row.device_id, name: row.device_name, platform: row.device_platform, hostname: row.device_hostname, serialNumber: row.device_serial_number }
+      : null,
+    keyType: row.key_type,
+    status: expired ? 'expired' : row.status,
+    notBefore: new Date(row.not_before).toISOString(),
+    notAfter: new Date(row.not_after).toISOString(),
+    issuedAt: new Date(row.issued_at).toISOString(),
+    revokedAt: row.revoked_at ? new Date(row.revoked_at).toISOString() : null,
+    revocationReason: row.revocation_reason,
+  }
+}
+
+/** /api/v1/certificates: issue (POST), list and fetch. Admin and MDM tokens. */
+export async function certificateRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {
+  const requireToken = tokenAuth(services.db)
+  const adminOrMdm = requireToken('admin', 'mdm')
+
+  app.post('/api/v1/certificates', { preHandler: adminOrMdm, bodyLimit: 128 * 1024 }, async (request, reply) => {
+    const body = parseIssueRequest(request.body)
+    const result = await issueCertificate(services, body, `token:${request.principal!.name}`)
+    request.log.info({ serial: result.serial, profile: body.profile, deviceId: result.deviceId, keyGenerated: Boolean(result.pkcs12) }, 'certificate issued')
+    return reply.code(201).header('cache-control', 'no-store').send(result)
+  })
+
+  app.get('/api/v1/certificates', { preHandler: adminOrMdm }, async (request) => {
+    const parsed = listQuery.safeParse(request.query)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      throw badRequest(issue.code === 'unrecognized_keys' ? `unknown query parameter(s): ${issue.keys.join(', ')}` : `${issue.path.join('.')}: ${issue.message}`, 'invalid_request')
+    }
+    const now = new Date()
+    const rows = await listCertificates(services.db, parsed.data, now)
+    return { certificates: rows.map((row) => certificateView(row, now)), limit: parsed.data.limit, offset: parsed.data.offset }
+  })
+
+  app.get<{ Params: { serial: string } }>('/api/v1/certificates/:serial', { preHandler: adminOrMdm }, async (request) => {
+    const serial = normalizeSerial(request.params.serial)
+    if (!serial) throw badRequest('the serial must be hexadecimal (as returned by the API)', 'invalid_serial')
+    const row = await findCertificate(services.db, serial)
+    if (!row) throw notFound(`no certificate with serial ${serial}`)
+    return { ...certificateView(row), certificate: derToPem(Buffer.from(row.der), 'CERTIFICATE') }
+  })
+}

@@ -1,0 +1,33 @@
+import { ensureCa, loadCa } from './ca-loader.js'
+import type { Config } from './config.js'
+import { openDatabase, type DatabaseHandle } from './db/connect.js'
+import { migrateToLatest, type MigrationReport } from './db/migrator.js'
+import { resolvePassphrase, type Passphrase } from './passphrase.js'
+import { createServices, type KagiServices } from './services.js'
+
+/** An open database with the schema migrated, and the CA passphrase. */
+export interface Runtime {
+  config: Readonly<Config>
+  database: DatabaseHandle
+  passphrase: Passphrase
+  migrations: MigrationReport[]
+}
+
+/** Opens the database (locking an embedded one), runs pending migrations and resolves the passphrase. */
+export async function openRuntime(config: Readonly<Config>, purpose: string): Promise<Runtime> {
+  const passphrase = resolvePassphrase(config)
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, purpose })
+  try {
+    const migrations = await migrateToLatest(database.db)
+    return { config, database, passphrase, migrations }
+  } catch (error) {
+    await database.close()
+    throw error
+  }
+}
+
+/** Services over the runtime's CA, creating the CA on first use unless `create` is false. */
+export async function runtimeServices(runtime: Runtime, create = true): Promise<KagiServices | undefined> {
+  const ca = create ? await ensureCa(runtime.database.db, runtime.config, runtime.passphrase.value) : await loadCa(runtime.database.db, runtime.passphrase.value)
+  return ca ? createServices(runtime.config, runtime.database.db, ca) : undefined
+}
