@@ -1,0 +1,163 @@
+import 'reflect-metadata'
+import * as x509 from '@peculiar/x509'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { webcrypto } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { load } from './load.js'
+
+/**
+ * `npm run bench`: kagi's throughput and start-up, each next to a peer run on
+ * this machine in this run (these machines are noisy; only ratios compare).
+ *
+ * - issuance from CSRs over HTTP (ECDSA P-256 CA) vs `openssl speed ecdsap256` signatures/s;
+ * - server-side RSA-2048 key generation + PKCS#12 vs `openssl speed rsa2048`... keygen has no
+ *   speed test, so vs `openssl genpkey` runs/s;
+ * - `kagi serve` start-up time and peak RSS under load.
+ *
+ * Env: DATABASE_URL to bench on PostgreSQL (a fresh database is created on that server);
+ * BENCH_SECONDS (default 8) per phase.
+ */
+x509.cryptoProvider.set(webcrypto as Crypto)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
+const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
+const say = (line: string): void => void process.stdout.write(`${line}\n`)
+const progress = (line: string): void => void process.stderr.write(`… ${line}\n`)
+
+function opensslSpeed(alg: string): { sign: number; verify: number } {
+  const r = spawnSync('openssl', ['speed', '-seconds', '3', alg], { encoding: 'utf8' })
+  // Last table line, e.g. " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  70000.0  20000.0"
+  const line = r.stdout.trim().split('\n').pop() ?? ''
+  const nums = line.trim().split(/\s+/).map(Number).filter((n) => !Number.isNaN(n))
+  return { sign: nums[nums.length - 2] ?? 0, verify: nums[nums.length - 1] ?? 0 }
+}
+
+function opensslGenpkeyPerSecond(seconds: number): number {
+  const t0 = performance.now()
+  let n = 0
+  while (performance.now() - t0 < seconds * 1000 && n < 200) {
+    spawnSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', '/dev/null'])
+    n++
+  }
+  return n / ((performance.now() - t0) / 1000)
+}
+
+async function makeCsrs(count: number): Promise<string[]> {
+  const out: string[] = []
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+  for (let i = 0; i < count; i++) {
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=bench${i}`, keys, signingAlgorithm: alg })
+    out.push(csr.toString('pem'))
+  }
+  return out
+}
+
+function rssPeakKb(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
+
+async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<{ child: ChildProcess; readyMs: number }> {
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...env, PORT: String(port), KAGI_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] })
+  for (let i = 0; i < 600; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return { child, readyMs: performance.now() - t0 }
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  child.kill('SIGKILL')
+  throw new Error('kagi serve did not become ready in 15 s')
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  child.kill('SIGTERM')
+  await new Promise((r) => child.once('exit', r))
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kagi-bench-'))
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789' }
+  let dropDb: (() => Promise<void>) | undefined
+  if (process.env.DATABASE_URL) {
+    const name = `kagi_bench_${Date.now()}`
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
+    await admin.connect()
+    await admin.query(`create database ${name}`)
+    await admin.end()
+    const url = new URL(process.env.DATABASE_URL)
+    url.pathname = `/${name}`
+    env.DATABASE_URL = url.toString()
+    dropDb = async () => {
+      const c = new pg.Client({ connectionString: process.env.DATABASE_URL })
+      await c.connect()
+      await c.query(`drop database if exists ${name} with (force)`)
+      await c.end()
+    }
+  }
+  const database = env.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'
+  try {
+    progress('creating CA and token')
+    spawnSync(process.execPath, [bin, 'ca', 'init'], { env, stdio: 'ignore' })
+    const tokenRun = spawnSync(process.execPath, [bin, 'token', 'create', '--role', 'admin', '--name', 'bench'], { env, encoding: 'utf8' })
+    const token = tokenRun.stdout.trim().split('\n').pop()!
+    progress('generating 64 CSRs')
+    const csrs = await makeCsrs(64)
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    progress('starting kagi serve')
+    const { child, readyMs } = await startServer(env, port)
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    const url = `http://127.0.0.1:${port}/api/v1/certificates`
+    try {
+      progress(`issuing from CSRs for ${SECONDS} s`)
+      await load({ url, method: 'POST', headers, body: (i) => JSON.stringify({ profile: 'user', user: `warm${i % 50}@example.com`, csr: csrs[i % csrs.length] }), concurrency: 32, seconds: 1, maxRequests: 2000 })
+      const csrRun = await load({
+        url,
+        method: 'POST',
+        headers,
+        body: (i) => JSON.stringify({ profile: 'user', user: `user${i % 800}@example.com`, csr: csrs[i % csrs.length] }),
+        concurrency: 64,
+        seconds: SECONDS,
+        maxRequests: 500_000,
+      })
+      progress(`server-side RSA-2048 key generation + PKCS#12 for ${SECONDS} s`)
+      const p12Run = await load({
+        url,
+        method: 'POST',
+        headers,
+        body: (i) => JSON.stringify({ profile: 'user', user: `p12-${i % 800}@example.com` }),
+        concurrency: 8,
+        seconds: SECONDS,
+        maxRequests: 5000,
+      })
+      const rssMb = rssPeakKb(child.pid!) / 1024
+      await stop(child)
+      progress('restart: time to ready on an existing database')
+      const restart = await startServer(env, port + 1)
+      await stop(restart.child)
+      progress('openssl peers')
+      const ec = opensslSpeed('ecdsap256')
+      const genpkey = opensslGenpkeyPerSecond(Math.min(SECONDS, 5))
+
+      say(`\nkagi bench (${database}, 2 cores shared by server, client and database; ${new Date().toISOString()})`)
+      say(`issuance from CSRs (P-256 CA, HTTP, 64 in flight): ${csrRun.perSecond.toFixed(0)} certificates/s, p50 ${csrRun.p50ms.toFixed(1)} ms, p99 ${csrRun.p99ms.toFixed(1)} ms, ${csrRun.errors} errors${csrRun.firstError ? ` (${csrRun.firstError})` : ''}`)
+      say(`  peer: openssl speed ecdsap256, one core: ${ec.sign.toFixed(0)} signs/s, ${ec.verify.toFixed(0)} verifies/s`)
+      say(`  ratio: kagi issuance / openssl signing = ${(csrRun.perSecond / ec.sign).toFixed(3)}  (each issuance = 1 verify + 1 sign + HTTP + DB write)`)
+      say(`server-side RSA-2048 + PKCS#12 (8 in flight): ${p12Run.perSecond.toFixed(1)} /s, p50 ${p12Run.p50ms.toFixed(0)} ms, ${p12Run.errors} errors${p12Run.firstError ? ` (${p12Run.firstError})` : ''}`)
+      say(`  peer: openssl genpkey RSA-2048 (one process at a time): ${genpkey.toFixed(1)} /s; ratio ${(p12Run.perSecond / genpkey).toFixed(2)}`)
+      say(`kagi serve ready: ${readyMs.toFixed(0)} ms (first start, CA exists), ${restart.readyMs.toFixed(0)} ms (restart)`)
+      say(`peak RSS under load: ${rssMb.toFixed(0)} MB`)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  } finally {
+    await dropDb?.()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+await main()
