@@ -8,10 +8,22 @@ import { randomBytes } from 'node:crypto'
  * Uniqueness is enforced again by the database's primary key.
  */
 export function newSerial(): Buffer {
-  const bytes = randomBytes(16)
+  if (poolOffset + 16 > pool.length) {
+    // Refill in bulk: one call into the CSPRNG per 256 serials instead of one each
+    // (the same pooling Node uses for randomUUID).
+    pool = randomBytes(4096)
+    poolOffset = 0
+  }
+  const bytes = Buffer.from(pool.subarray(poolOffset, poolOffset + 16))
+  // Wipe what was handed out so the pool never yields the same bytes twice.
+  pool.fill(0, poolOffset, poolOffset + 16)
+  poolOffset += 16
   bytes[0] = (bytes[0]! & 0x3f) | 0x40
   return bytes
 }
+
+let pool = Buffer.alloc(0)
+let poolOffset = 0
 
 /** Serial as kagi shows it: lowercase hex, no separators, no leading zero octets. */
 export function serialToHex(serial: Uint8Array): string {

@@ -33,7 +33,6 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
     // Behind a load balancer set trustProxy through a future option; default is the socket address.
-    disableRequestLogging: false,
     return503OnClosing: true,
   })
 

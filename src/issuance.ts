@@ -17,7 +17,6 @@ import { requestableProfiles } from '../profiles/index.js'
 import type { Database } from './db/database.js'
 import { platforms } from './db/database.js'
 import { upsertDevice } from './db/device-repository.js'
-import { upsertUser } from './db/user-repository.js'
 import { badRequest } from './errors.js'
 import { newPkcs12Password } from './password.js'
 
@@ -71,6 +70,8 @@ export interface IssuanceDeps {
   /** Issuing CA and root DER, for the PKCS#12. */
   chainDer: readonly Buffer[]
   caName: string
+  /** Email → user id, creating the user on first use. */
+  resolveUser: (email: string) => Promise<{ id: string; email: string }>
 }
 
 /**
@@ -97,7 +98,7 @@ export async function issueCertificate(deps: IssuanceDeps, request: IssueRequest
     keyAlgorithm: keyType.startsWith('rsa') ? 'rsa' : 'ec',
     keyDescription: keyType,
   }
-  const user = await upsertUser(deps.db, request.user)
+  const user = await deps.resolveUser(request.user)
   const device = request.device ? await upsertDevice(deps.db, user.id, request.device) : undefined
   const issued = await deps.authority.issue({
     profile: request.profile,

@@ -6,6 +6,7 @@ import { createCertificateStore } from './db/certificate-store.js'
 import type { Database } from './db/database.js'
 import { serialToHex } from '../ca/index.js'
 import type { IssuanceDeps } from './issuance.js'
+import { createUserResolver } from './db/user-repository.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
 export interface KagiServices extends IssuanceDeps {
@@ -29,6 +30,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     ca,
     authority,
     caName: config.caName,
+    resolveUser: createUserResolver(db),
     chainPem: derToPem(ca.issuing.der, 'CERTIFICATE') + derToPem(ca.root.der, 'CERTIFICATE'),
     chainDer: [ca.issuing.der, ca.root.der],
   }

@@ -145,6 +145,11 @@ t.test('csr/policy', async (t) => {
   const der = Buffer.from(good.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, ''), 'base64')
   der[der.length - 5] = der[der.length - 5]! ^ 0x01
   t.throws(() => verifyCsr(der), { code: 'csr_signature_invalid', message: /does not verify/ }, 'fail/bad-signature')
+  // Corrupt the public key's X coordinate: the point leaves the curve and must not be accepted.
+  const offCurve = Buffer.from(der)
+  const pointAt = offCurve.indexOf(Buffer.from([0x03, 0x42, 0x00, 0x04]))
+  offCurve[pointAt + 10] = offCurve[pointAt + 10]! ^ 0xff
+  t.throws(() => verifyCsr(offCurve), { code: /key_rejected|csr_signature_invalid/ }, 'fail/point-off-curve')
   t.throws(() => verifyCsr('hello'), { code: 'csr_invalid' }, 'fail/not-pem')
   t.throws(() => verifyCsr(Buffer.from([0x30, 0x03, 0x02, 0x01])), { code: 'csr_invalid' }, 'fail/truncated-der')
   t.throws(() => verifyCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----'), { code: 'csr_invalid' }, 'fail/garbage-pem')
