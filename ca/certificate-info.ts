@@ -19,7 +19,8 @@ export interface CertificateInfo {
   pathLength?: number
 }
 
-function parseTime(node: Node): Date {
+/** Reads a UTCTime or GeneralizedTime node (RFC 5280 §4.1.2.5). */
+export function readTime(node: Node): Date {
   const text = node.value.toString('ascii')
   const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
   if (!m) throw new DerError(`unsupported time ${text}`)
@@ -42,8 +43,8 @@ export function certificateInfo(der: Buffer): CertificateInfo {
     serial: serial.value,
     subject: subject.raw,
     issuer: issuer.raw,
-    notBefore: parseTime(notBefore!),
-    notAfter: parseTime(notAfter!),
+    notBefore: readTime(notBefore!),
+    notAfter: readTime(notAfter!),
     publicKeyInfo: spki.raw,
     isCa: false,
   }

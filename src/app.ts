@@ -1,8 +1,9 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { toHttpError } from './errors.js'
 import { certificateRoutes } from './routes/certificates.js'
 import { healthRoutes } from './routes/health.js'
 import { pkiRoutes } from './routes/pki.js'
+import { revocationRoutes } from './routes/revocation.js'
 import type { KagiServices } from './services.js'
 
 /** Log paths that must never be written: tokens, passwords, keys. */
@@ -22,6 +23,8 @@ export const redactPaths = [
 /** Options for building the app; `logger` follows Fastify's. */
 export interface AppOptions {
   logger?: FastifyServerOptions['logger']
+  /** A ready pino logger (the server shares it with the services). */
+  loggerInstance?: FastifyBaseLogger
 }
 
 /**
@@ -30,7 +33,7 @@ export interface AppOptions {
  */
 export async function buildApp(services: KagiServices, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
     // Behind a load balancer set trustProxy through a future option; default is the socket address.
     return503OnClosing: true,
@@ -52,5 +55,6 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   await app.register(healthRoutes, { services })
   await app.register(pkiRoutes, { services })
   await app.register(certificateRoutes, { services })
+  await app.register(revocationRoutes, { services })
   return app
 }

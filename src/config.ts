@@ -7,6 +7,31 @@ export class ConfigError extends Error {}
 
 const emptyAsUndefined = (value: unknown): unknown => (value === '' ? undefined : value)
 
+/** Parses a duration such as "24h", "90m", "7d", "45s" or a bare number of seconds, to milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$/i.exec(text)
+  if (!m) return undefined
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h' | 'd']
+  return Math.round(Number(m[1]) * unit)
+}
+
+function duration(name: string, fallback: string, min: number, max: number) {
+  return z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((text, ctx) => {
+        const ms = parseDuration(text)
+        if (ms === undefined || ms < min || ms > max) {
+          ctx.addIssue({ code: 'custom', message: `must be a duration such as 24h, 90m or 7d, between ${min / 60_000} minutes and ${max / 86_400_000} days` })
+          return z.NEVER
+        }
+        return ms
+      }),
+  )
+}
+
 const schema = z.object({
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
   HOST: z.preprocess(emptyAsUndefined, z.string().min(1).default('127.0.0.1')),
@@ -37,6 +62,8 @@ const schema = z.object({
       .regex(/^[\p{L}\p{N} .,'&()-]+$/u, 'may contain letters, digits, spaces and . , \' & ( ) -')
       .default('kagi'),
   ),
+  KAGI_CRL_VALIDITY: duration('KAGI_CRL_VALIDITY', '24h', 5 * 60_000, 30 * 86_400_000),
+  KAGI_OCSP_VALIDITY: duration('KAGI_OCSP_VALIDITY', '1h', 60_000, 7 * 86_400_000),
   KAGI_LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   NODE_ENV: z.preprocess(emptyAsUndefined, z.string().optional()),
 })
@@ -54,6 +81,10 @@ export interface Config {
   caPassphraseFile?: string
   caKeyType: (typeof caKeyTypes)[number]
   caName: string
+  /** CRL lifetime (thisUpdate → nextUpdate) in ms; CRLs are re-signed at half of it. Default 24 h. */
+  crlValidityMs: number
+  /** OCSP response lifetime (nextUpdate) in ms; cached answers are re-signed at half of it. Default 1 h. */
+  ocspValidityMs: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   production: boolean
 }
@@ -89,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     caPassphraseFile: e.KAGI_CA_PASSPHRASE_FILE,
     caKeyType: e.KAGI_CA_KEY_TYPE,
     caName: e.KAGI_CA_NAME,
+    crlValidityMs: e.KAGI_CRL_VALIDITY,
+    ocspValidityMs: e.KAGI_OCSP_VALIDITY,
     logLevel: e.KAGI_LOG_LEVEL,
     production: e.NODE_ENV === 'production',
   })

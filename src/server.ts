@@ -1,3 +1,4 @@
+import { pino } from 'pino'
 import { buildApp, redactPaths } from './app.js'
 import type { Config } from './config.js'
 import { openRuntime, runtimeServices } from './runtime.js'
@@ -9,11 +10,11 @@ import { openRuntime, runtimeServices } from './runtime.js'
  */
 export async function serve(config: Readonly<Config>): Promise<void> {
   const started = performance.now()
+  const log = pino({ level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } })
   const runtime = await openRuntime(config, 'kagi serve')
-  const services = (await runtimeServices(runtime))!
-  const app = await buildApp(services, {
-    logger: { level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } },
-  })
+  const services = (await runtimeServices(runtime, { log }))!
+  await services.start()
+  const app = await buildApp(services, { loggerInstance: log })
   if (runtime.passphrase.warning) app.log.warn(runtime.passphrase.warning)
   const applied = runtime.migrations.filter((m) => m.status === 'Success').map((m) => m.name)
   if (applied.length) app.log.info({ migrations: applied }, 'database migrated')
@@ -25,6 +26,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
     try {
+      services.stop()
       await app.close()
     } finally {
       await runtime.database.close()

@@ -1,29 +1,65 @@
 import type { Kysely } from 'kysely'
-import { Authority, derToPem, softwareSigner, type Clock } from '../ca/index.js'
+import { Authority, decryptPrivateKey, derToPem, serialToHex, softwareSigner, type Clock, type Signer } from '../ca/index.js'
 import type { LoadedCa } from './ca-loader.js'
 import type { Config } from './config.js'
 import { createCertificateStore } from './db/certificate-store.js'
 import type { Database } from './db/database.js'
-import { serialToHex } from '../ca/index.js'
-import type { IssuanceDeps } from './issuance.js'
 import { createUserResolver } from './db/user-repository.js'
+import type { IssuanceDeps } from './issuance.js'
+import { CrlPublisher, issuingCrlAuthority, type Log } from './revocation/crl-publisher.js'
+import { join } from 'node:path'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
 export interface KagiServices extends IssuanceDeps {
   config: Readonly<Config>
   ca: LoadedCa
+  crl: { issuing: CrlPublisher; root: CrlPublisher }
+  log: Log
+  /** Called with the serial of every new revocation (OCSP cache invalidation). */
+  onRevoked: ((serial: string) => void)[]
+  /** Signs due CRLs now and from time to time; call once the database is ready. */
+  start(): Promise<void>
+  /** Stops the timers started by {@link start}. */
+  stop(): void
 }
 
+/** Options for {@link createServices}. */
+export interface ServiceOptions {
+  clock?: Clock
+  /** Needed to sign the root CRL (the root key is decrypted only then). */
+  passphrase?: string
+  log?: Log
+  /** Export CRLs to `<dataDir>/crl` (default true). */
+  exportCrls?: boolean
+}
+
+const silentLog: Log = { info: () => {}, warn: () => {}, error: () => {} }
+
 /** Wires the CA core to kysely: the authority signs with the issuing key and stores through the database. */
-export function createServices(config: Readonly<Config>, db: Kysely<Database>, ca: LoadedCa, clock?: Clock): KagiServices {
+export function createServices(config: Readonly<Config>, db: Kysely<Database>, ca: LoadedCa, options: ServiceOptions = {}): KagiServices {
   const issuerSerial = serialToHex(ca.issuing.serial)
+  const log = options.log ?? silentLog
+  const issuingSigner = softwareSigner(ca.issuingKey)
   const authority = new Authority({
-    issuing: { certificate: ca.issuing, signer: softwareSigner(ca.issuingKey) },
+    issuing: { certificate: ca.issuing, signer: issuingSigner },
     publicUrl: config.publicUrl,
     caName: config.caName,
     store: createCertificateStore(db, () => issuerSerial),
-    clock,
+    clock: options.clock,
   })
+  let rootSigner: Signer | undefined
+  const rootSignerOnDemand = (): Signer | undefined => {
+    if (!rootSigner && ca.rootEncryptedKey && options.passphrase) rootSigner = softwareSigner(decryptPrivateKey(ca.rootEncryptedKey, options.passphrase))
+    return rootSigner
+  }
+  const now = options.clock
+  const exportDir = options.exportCrls === false ? undefined : join(config.dataDir, 'crl')
+  const crlOptions = { validityMs: config.crlValidityMs, exportDir, log, now }
+  const crl = {
+    issuing: new CrlPublisher(db, issuingCrlAuthority(db, ca.issuing, issuingSigner), crlOptions),
+    root: new CrlPublisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
+  }
+  let timer: NodeJS.Timeout | undefined
   return {
     config,
     db,
@@ -33,5 +69,21 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     resolveUser: createUserResolver(db),
     chainPem: derToPem(ca.issuing.der, 'CERTIFICATE') + derToPem(ca.root.der, 'CERTIFICATE'),
     chainDer: [ca.issuing.der, ca.root.der],
+    crl,
+    log,
+    onRevoked: [],
+    async start() {
+      await crl.issuing.init()
+      await crl.root.init()
+      // Re-sign before nextUpdate even when nothing changed (RFC 5280 §5.1.2.5): check often, sign at half validity.
+      const every = Math.min(config.crlValidityMs / 8, 10 * 60_000)
+      timer = setInterval(() => {
+        for (const publisher of [crl.issuing, crl.root]) if (publisher.due()) void publisher.regenerate()
+      }, every)
+      timer.unref()
+    },
+    stop() {
+      if (timer) clearInterval(timer)
+    },
   }
 }

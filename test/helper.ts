@@ -100,7 +100,9 @@ export async function build(t: Teardown, options: { env?: Record<string, string>
   const config = testConfig(t, options.env)
   const database = await testDatabase(t)
   const { ca } = await initCa(database.db, config, config.caPassphrase!)
-  const services = createServices(config, database.db, ca, options.clock)
+  const services = createServices(config, database.db, ca, { clock: options.clock, passphrase: config.caPassphrase })
+  await services.start()
+  t.teardown(() => services.stop())
   const app = await buildApp(services)
   t.teardown(() => app.close())
   const adminToken = (await createToken(database.db, 'admin', 'test-admin')).token

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs'
-import { derToPem, serialToHex } from '../../ca/index.js'
+import { derToPem, revocationReasons, serialToHex } from '../../ca/index.js'
+import { parseRevokeRequest, revoke } from '../revocation/revoke.js'
 import { importIssuingCa, initCa, loadCa, subjectText } from '../ca-loader.js'
 import type { Config } from '../config.js'
 import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
@@ -150,6 +151,54 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
         return n ? 0 : 1
       })
     },
+  },
+  revoke: {
+    summary: 'revoke a certificate (the CRL is re-signed before the command ends)',
+    usage: `kagi revoke SERIAL [--reason ${revocationReasons.join('|')}]`,
+    run: (config, args, flags) => {
+      const serial = args[0]
+      if (!serial) throw new UsageError('give the certificate serial (hex)')
+      const reason = parseRevokeRequest({ reason: typeof flags.reason === 'string' ? flags.reason : undefined })
+      return withRuntime(config, 'kagi revoke', async (runtime) => {
+        const services = await runtimeServices(runtime, { create: false })
+        if (!services) throw new UsageError('no CA yet: nothing to revoke')
+        await services.start()
+        try {
+          const result = await revoke(services, serial, reason, 'cli')
+          await services.crl.issuing.regenerate()
+          out(
+            result.alreadyRevoked
+              ? `${result.serial} was already revoked on ${result.revokedAt.toISOString()} (${result.reason}); unchanged`
+              : `revoked ${result.serial} (${result.reason}) at ${result.revokedAt.toISOString()}; CRL re-signed`,
+          )
+          return 0
+        } finally {
+          services.stop()
+        }
+      })
+    },
+  },
+  crl: {
+    summary: 'print the current CRL as PEM (`kagi crl root` for the root CA; --der FILE writes DER)',
+    usage: 'kagi crl [root] [--der FILE]',
+    run: (config, args, flags) =>
+      withRuntime(config, 'kagi crl', async (runtime) => {
+        const services = await runtimeServices(runtime, { create: false })
+        if (!services) throw new UsageError('no CA yet')
+        await services.start()
+        try {
+          const crl = await (args[0] === 'root' ? services.crl.root : services.crl.issuing).get()
+          if (!crl) throw new UsageError('no CRL for this CA (kagi does not hold its key)')
+          info(`CRL number ${crl.crlNumber}, ${crl.entries} entries, thisUpdate ${crl.thisUpdate.toISOString()}, nextUpdate ${crl.nextUpdate.toISOString()}`)
+          if (typeof flags.der === 'string') {
+            writeFileSync(flags.der, crl.der)
+            out(`wrote ${flags.der}`)
+          } else out(derToPem(crl.der, 'X509 CRL').trimEnd())
+          return 0
+        } finally {
+          services.stop()
+        }
+      }),
   },
   issue: {
     summary: 'issue a certificate from the command line',

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js'
 import { commands } from './commands.js'
 import { info, out, UsageError } from './output.js'
 
-const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out']
+const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der']
 const booleanOptions = ['force', 'pem', 'help']
 const cliOptions = Object.fromEntries([
   ...stringOptions.map((name) => [name, { type: 'string' as const }]),

@@ -71,6 +71,24 @@ export interface AuditEventTable {
   details: ColumnType<Record<string, unknown>, string, string>
 }
 
+export interface CrlCurrentTable {
+  ca_serial: string
+  crl_number: ColumnType<string, number | string, number | string>
+  this_update: Timestamp
+  next_update: Timestamp
+  entries: number
+  der: Buffer
+}
+
+export interface OcspResponderTable {
+  serial: string
+  ca_serial: string
+  der: Buffer
+  encrypted_key: string
+  not_after: Timestamp
+  created_at: Generated<Date>
+}
+
 /** The schema as kysely sees it: table name → row type. */
 export interface Database {
   ca_certificate: CaCertificateTable
@@ -79,6 +97,8 @@ export interface Database {
   certificate: CertificateTable
   api_token: ApiTokenTable
   audit_event: AuditEventTable
+  crl_current: CrlCurrentTable
+  ocsp_responder: OcspResponderTable
 }
 
 export type CertificateRow = Selectable<CertificateTable>
