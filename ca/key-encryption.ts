@@ -1,6 +1,6 @@
-import { createCipheriv, createPrivateKey, pbkdf2, randomBytes, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createPrivateKey, pbkdf2, randomBytes, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import { derToPem, int, nullValue, octets, oid, seq } from './der.js'
+import { children, derToPem, int, nullValue, octets, oid, pemToDer, readOid, readOne, seq } from './der.js'
 import { CaError } from './errors.js'
 import { OID } from './oids.js'
 
@@ -48,5 +48,47 @@ export function decryptPrivateKey(pem: string, passphrase: string): KeyObject {
     return createPrivateKey({ key: pem, format: 'pem', passphrase })
   } catch {
     throw new CaError('ca_passphrase_wrong', 'the CA key could not be decrypted: wrong passphrase (KAGI_CA_PASSPHRASE) or a damaged key')
+  }
+}
+
+/**
+ * Decrypts a key written by {@link encryptPrivateKey} without blocking the
+ * event loop: PBKDF2 runs on the libuv thread pool, so several keys can be
+ * decrypted in parallel at start-up. Other encodings fall back to
+ * {@link decryptPrivateKey}.
+ */
+export async function decryptPrivateKeyAsync(pem: string, passphrase: string): Promise<KeyObject> {
+  let salt: Buffer, iterations: number, iv: Buffer, encrypted: Buffer
+  try {
+    const [algorithm, data] = children(readOne(pemToDer(pem, 'ENCRYPTED PRIVATE KEY')))
+    const [scheme, params] = children(algorithm!)
+    const [kdf, cipher] = children(params!)
+    const [kdfOid, kdfParams] = children(kdf!)
+    const [saltNode, iterNode, , prf] = children(kdfParams!)
+    const [cipherOid, ivNode] = children(cipher!)
+    const prfOid = prf ? readOid(children(prf)[0]!) : undefined
+    if (readOid(scheme!) !== OID.pbes2 || readOid(kdfOid!) !== OID.pbkdf2 || readOid(cipherOid!) !== OID.aes256Cbc || prfOid !== OID.hmacWithSHA256) {
+      return decryptPrivateKey(pem, passphrase)
+    }
+    salt = saltNode!.value
+    iterations = iterNode!.value.reduce((n, b) => n * 256 + b, 0)
+    iv = ivNode!.value
+    encrypted = data!.value
+  } catch {
+    return decryptPrivateKey(pem, passphrase)
+  }
+  const derived = await pbkdf2Async(Buffer.from(passphrase, 'utf8'), salt, iterations, 32, 'sha256')
+  try {
+    const decipher = createDecipheriv('aes-256-cbc', derived, iv)
+    const plain = Buffer.concat([decipher.update(encrypted), decipher.final()])
+    try {
+      return createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' })
+    } finally {
+      plain.fill(0)
+    }
+  } catch {
+    throw new CaError('ca_passphrase_wrong', 'the CA key could not be decrypted: wrong passphrase (KAGI_CA_PASSPHRASE) or a damaged key')
+  } finally {
+    derived.fill(0)
   }
 }

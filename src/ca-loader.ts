@@ -7,7 +7,7 @@ import {
   certificateInfo,
   checkKeyPolicy,
   createHierarchy,
-  decryptPrivateKey,
+  decryptPrivateKeyAsync,
   encryptPrivateKey,
   pemToDer,
   serialToHex,
@@ -42,7 +42,7 @@ export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<
   return {
     root: certificateInfo(Buffer.from(root.der)),
     issuing: certificateInfo(Buffer.from(issuing.der)),
-    issuingKey: decryptPrivateKey(issuing.encrypted_key, passphrase),
+    issuingKey: await decryptPrivateKeyAsync(issuing.encrypted_key, passphrase),
     rootEncryptedKey: root.encrypted_key,
     keyType: issuing.key_type,
   }
