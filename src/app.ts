@@ -4,6 +4,7 @@ import { certificateRoutes } from './routes/certificates.js'
 import { healthRoutes } from './routes/health.js'
 import { pkiRoutes } from './routes/pki.js'
 import { revocationRoutes } from './routes/revocation.js'
+import { ocspRoutes } from './routes/ocsp.js'
 import type { KagiServices } from './services.js'
 
 /** Log paths that must never be written: tokens, passwords, keys. */
@@ -56,5 +57,6 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   await app.register(pkiRoutes, { services })
   await app.register(certificateRoutes, { services })
   await app.register(revocationRoutes, { services })
+  await app.register(ocspRoutes, { services })
   return app
 }

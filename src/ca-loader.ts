@@ -15,7 +15,7 @@ import {
   type CertificateInfo,
 } from '../ca/index.js'
 import type { Config } from './config.js'
-import { findActiveCas, lockCaCreation, replaceActiveCa } from './db/ca-repository.js'
+import { findActiveCas, findRetiredIssuingCas, lockCaCreation, replaceActiveCa } from './db/ca-repository.js'
 import type { Database } from './db/database.js'
 
 x509.cryptoProvider.set(webcrypto as Crypto)
@@ -28,6 +28,8 @@ export interface LoadedCa {
   /** The root key, still encrypted (decrypted only when the root must sign). Empty for an imported CA without its root key. */
   rootEncryptedKey: string
   keyType: string
+  /** Issuing CAs kagi used before (replaced by `ca init --force` or `ca import`). */
+  retiredIssuing: CertificateInfo[]
 }
 
 /** Human-readable subject of a DER certificate, e.g. "O=kagi, CN=kagi Root CA". */
@@ -36,6 +38,7 @@ export const subjectText = (der: Buffer): string => new x509.X509Certificate(new
 /** Loads the active CA, or returns undefined when none has been created yet. */
 export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<LoadedCa | undefined> {
   const rows = await findActiveCas(db)
+  const retired = await findRetiredIssuingCas(db)
   const root = rows.find((r) => r.role === 'root')
   const issuing = rows.find((r) => r.role === 'issuing')
   if (!root || !issuing) return undefined
@@ -45,6 +48,7 @@ export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<
     issuingKey: await decryptPrivateKeyAsync(issuing.encrypted_key, passphrase),
     rootEncryptedKey: root.encrypted_key,
     keyType: issuing.key_type,
+    retiredIssuing: retired.map((r) => certificateInfo(Buffer.from(r.der))),
   }
 }
 

@@ -26,7 +26,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
     try {
-      services.stop()
+      await services.stop()
       await app.close()
     } finally {
       await runtime.database.close()

@@ -8,19 +8,22 @@ import { createUserResolver } from './db/user-repository.js'
 import type { IssuanceDeps } from './issuance.js'
 import { CrlPublisher, issuingCrlAuthority, type Log } from './revocation/crl-publisher.js'
 import { join } from 'node:path'
+import { OcspService } from './revocation/ocsp-service.js'
+import { listenForRevocations } from './revocation/revocation-events.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
 export interface KagiServices extends IssuanceDeps {
   config: Readonly<Config>
   ca: LoadedCa
   crl: { issuing: CrlPublisher; root: CrlPublisher }
+  ocsp: OcspService
   log: Log
   /** Called with the serial of every new revocation (OCSP cache invalidation). */
   onRevoked: ((serial: string) => void)[]
   /** Signs due CRLs now and from time to time; call once the database is ready. */
   start(): Promise<void>
   /** Stops the timers started by {@link start}. */
-  stop(): void
+  stop(): Promise<void>
 }
 
 /** Options for {@link createServices}. */
@@ -59,7 +62,17 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     issuing: new CrlPublisher(db, issuingCrlAuthority(db, ca.issuing, issuingSigner), crlOptions),
     root: new CrlPublisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
   }
+  const ocsp = new OcspService(db, {
+    issuing: ca.issuing,
+    retiredIssuers: ca.retiredIssuing,
+    authority,
+    passphrase: options.passphrase ?? '',
+    validityMs: config.ocspValidityMs,
+    log,
+    now,
+  })
   let timer: NodeJS.Timeout | undefined
+  let stopListening: (() => Promise<void>) | undefined
   return {
     config,
     db,
@@ -71,19 +84,24 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     chainDer: [ca.issuing.der, ca.root.der],
     crl,
     log,
-    onRevoked: [],
+    ocsp,
+    onRevoked: [(serial) => ocsp.invalidate(serial)],
     async start() {
-      await crl.issuing.init()
-      await crl.root.init()
+      await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder()])
+      if (config.databaseUrl) {
+        stopListening = listenForRevocations(config.databaseUrl, { onSerial: (serial) => ocsp.invalidate(serial), onGap: () => ocsp.invalidateAll() }, log)
+      }
       // Re-sign before nextUpdate even when nothing changed (RFC 5280 §5.1.2.5): check often, sign at half validity.
       const every = Math.min(config.crlValidityMs / 8, 10 * 60_000)
       timer = setInterval(() => {
         for (const publisher of [crl.issuing, crl.root]) if (publisher.due()) void publisher.regenerate()
+        ocsp.ensureResponder().catch((error) => log.error({ err: error }, 'OCSP responder renewal failed'))
       }, every)
       timer.unref()
     },
-    stop() {
+    async stop() {
       if (timer) clearInterval(timer)
+      await stopListening?.()
     },
   }
 }

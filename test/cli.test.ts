@@ -61,6 +61,20 @@ t.test('token create, ca init/show, issue', async (t) => {
   const verify = run('openssl', ['verify', '-partial_chain', '-CAfile', chain, `${out}.crt`])
   t.equal(verify.status, 0, verify.stderr)
 
+  const serial = /serial ([0-9a-f]+)/.exec(issued.stdout)![1]!
+  const revoked = kagi('revoke', serial, '--reason', 'keyCompromise')
+  t.equal(revoked.status, 0, revoked.stderr)
+  t.match(revoked.stdout, new RegExp(`revoked ${serial} \\(keyCompromise\\)`))
+  t.match(kagi('revoke', serial, '--reason', 'superseded').stdout, /already revoked .*keyCompromise/)
+  t.equal(kagi('revoke', 'ab'.repeat(16)).status, 1, 'unknown serial fails')
+  t.match(kagi('revoke', serial, '--reason', 'bogus').stderr, /reason must be one of/)
+  const crl = kagi('crl')
+  t.equal(crl.status, 0, crl.stderr)
+  t.match(crl.stderr, /1 entries/)
+  const crlText = run('openssl', ['crl', '-noout', '-text'], crl.stdout)
+  t.match(crlText.stdout, new RegExp(`Serial Number: ${serial.toUpperCase()}[\\s\\S]*Key Compromise`))
+  t.equal(kagi('crl', 'root').status, 0, 'root CRL')
+
   const device = kagi('issue', '--profile', 'device', '--user', 'alice@example.com', '--device-name', 'Build box', '--platform', 'windows', '--out', join(dataDir, 'd'))
   t.equal(device.status, 1)
   t.match(device.stderr, /requires device.hostname/)

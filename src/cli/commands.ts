@@ -173,7 +173,7 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
           )
           return 0
         } finally {
-          services.stop()
+          await services.stop()
         }
       })
     },
@@ -196,7 +196,7 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
           } else out(derToPem(crl.der, 'X509 CRL').trimEnd())
           return 0
         } finally {
-          services.stop()
+          await services.stop()
         }
       }),
   },

@@ -8,6 +8,11 @@ export async function findActiveCas(db: Executor) {
   return db.selectFrom('ca_certificate').selectAll().where('active', '=', true).execute()
 }
 
+/** Issuing CAs that were replaced (kept for history and for OCSP to refuse to speak for them). */
+export async function findRetiredIssuingCas(db: Executor) {
+  return db.selectFrom('ca_certificate').select(['der']).where('active', '=', false).where('role', '=', 'issuing').execute()
+}
+
 /** Serializes CA creation across processes sharing one PostgreSQL (released at commit). */
 export async function lockCaCreation(trx: Transaction<Database>): Promise<void> {
   await sql`select pg_advisory_xact_lock(4804195)`.execute(trx)

@@ -2,6 +2,9 @@ import { sql, type Kysely } from 'kysely'
 import type { CrlEntry, RevocationReason } from '../../ca/index.js'
 import type { Database } from './database.js'
 
+/** The NOTIFY channel carrying serials of new revocations. */
+export const REVOCATION_CHANNEL = 'kagi_revoked'
+
 /** Outcome of a revocation request. */
 export interface RevocationResult {
   serial: string
@@ -40,6 +43,8 @@ export async function revokeCertificate(
       .insertInto('audit_event')
       .values({ actor, action: 'certificate.revoked', serial, details: JSON.stringify({ reason }) })
       .execute()
+    // Delivered to every listening replica at commit, so their OCSP caches drop the old answer.
+    await sql`select pg_notify(${REVOCATION_CHANNEL}, ${serial})`.execute(trx)
     return { serial, revokedAt: now, reason, alreadyRevoked: false, issuerSerial: row.issuer_serial }
   })
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,4 +38,17 @@ export function opensslCsr(dir: string, key: string, subject = '/CN=ignored.exam
   const r = run('openssl', ['req', '-new', ...opts, '-nodes', '-keyout', keyPath, '-subj', subject, '-addext', 'subjectAltName=DNS:evil.example,email:ceo@example.com', '-addext', 'basicConstraints=critical,CA:TRUE'])
   if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`)
   return r.stdout
+}
+
+/** Like {@link run}, without blocking the event loop: needed when the tool talks to a server in this process. */
+export function runAsync(command: string, args: readonly string[]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', (error) => resolve({ status: null, stdout, stderr: stderr + String(error) }))
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
 }

@@ -1,0 +1,181 @@
+import type { Kysely } from 'kysely'
+import {
+  buildOcspResponse,
+  certIdMatchesIssuer,
+  decryptPrivateKeyAsync,
+  encryptPrivateKey,
+  generateKey,
+  issuerHashes,
+  ocspErrorResponse,
+  OcspMalformedError,
+  parseOcspRequest,
+  serialToHex,
+  softwareSigner,
+  spkiOf,
+  type Authority,
+  type CertificateInfo,
+  type OcspCertStatus,
+  type OcspIssuerHashes,
+  type OcspSingleAnswer,
+  type RevocationReason,
+  type Signer,
+} from '../../ca/index.js'
+import { ocspSignerProfile } from '../../profiles/index.js'
+import type { Database } from '../db/database.js'
+import { findResponder, saveResponder, statusesOf } from '../db/ocsp-responder-repository.js'
+import type { Log } from './crl-publisher.js'
+
+/** An OCSP answer ready to send, and until when a cache may keep it (undefined: do not cache). */
+export interface OcspReply {
+  der: Buffer
+  cacheUntil?: Date
+}
+
+/** Renew the responder certificate when it has less than this left (it lives 7 days). */
+const RENEW_BEFORE_MS = 2 * 86_400_000
+const MAX_CACHED = 100_000
+
+interface Responder {
+  certificate: Buffer
+  signer: Signer
+  notAfter: Date
+}
+
+/**
+ * The OCSP responder (RFC 6960): answers from the certificate table, signs
+ * with a delegated responder certificate (profile ocsp-signer, renewed
+ * automatically), echoes nonces, and never says "good" for a serial kagi did
+ * not issue.
+ *
+ * Caching: an answer to a single-certificate request without a nonce is kept
+ * (pre-signed) until half of its validity; a revocation drops the cached
+ * answer for that serial at once. Requests with a nonce are always signed
+ * fresh, as the nonce demands (PAN-OS sends one by default; an ECDSA
+ * signature costs tens of microseconds).
+ */
+export class OcspService {
+  private responder?: Responder
+  private renewing?: Promise<Responder>
+  private readonly hashes: OcspIssuerHashes
+  private readonly retired: OcspIssuerHashes[]
+  private readonly cache = new Map<string, { reply: OcspReply; serial: string }>()
+  private readonly keysBySerial = new Map<string, Set<string>>()
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly deps: {
+      issuing: CertificateInfo
+      /** Issuing CAs kagi used before (their certificates can no longer get delegated answers). */
+      retiredIssuers: readonly CertificateInfo[]
+      authority: Pick<Authority, 'sign'>
+      passphrase: string
+      validityMs: number
+      log: Log
+      now?: () => Date
+    },
+  ) {
+    this.hashes = issuerHashes(deps.issuing.subject, deps.issuing.publicKeyInfo)
+    this.retired = deps.retiredIssuers.map((c) => issuerHashes(c.subject, c.publicKeyInfo))
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date()
+  }
+
+  /** Loads (or issues) the responder certificate; call at start and periodically. */
+  async ensureResponder(): Promise<Responder> {
+    const now = this.now()
+    if (this.responder && this.responder.notAfter.getTime() - now.getTime() > RENEW_BEFORE_MS) return this.responder
+    this.renewing ??= this.loadOrIssue(now).finally(() => (this.renewing = undefined))
+    const responder = await this.renewing
+    if (responder !== this.responder) {
+      this.responder = responder
+      this.clearCache()
+    }
+    return responder
+  }
+
+  private async loadOrIssue(now: Date): Promise<Responder> {
+    const caSerial = serialToHex(this.deps.issuing.serial)
+    const row = await findResponder(this.db, caSerial, new Date(now.getTime() + RENEW_BEFORE_MS))
+    if (row) {
+      const key = await decryptPrivateKeyAsync(row.encrypted_key, this.deps.passphrase)
+      return { certificate: Buffer.from(row.der), signer: softwareSigner(key), notAfter: new Date(row.not_after) }
+    }
+    const keys = await generateKey('ecdsa-p256')
+    const issued = this.deps.authority.sign(ocspSignerProfile, {
+      facts: {},
+      key: { publicKeyInfo: spkiOf(keys.publicKey), keyAlgorithm: 'ec', keyDescription: 'ecdsa-p256' },
+    })
+    await saveResponder(this.db, {
+      serial: issued.serial,
+      caSerial,
+      der: issued.der,
+      encryptedKey: await encryptPrivateKey(keys.privateKey, this.deps.passphrase),
+      notAfter: issued.notAfter,
+    })
+    this.deps.log.info({ serial: issued.serial, notAfter: issued.notAfter.toISOString() }, 'OCSP responder certificate issued')
+    return { certificate: issued.der, signer: softwareSigner(keys.privateKey), notAfter: issued.notAfter }
+  }
+
+  /** Drops the cached answers for a serial (called on revocation, from any replica). */
+  invalidate(serial: string): void {
+    for (const key of this.keysBySerial.get(serial) ?? []) this.cache.delete(key)
+    this.keysBySerial.delete(serial)
+  }
+
+  /** Drops every cached answer (after missed notifications). */
+  invalidateAll(): void {
+    this.clearCache()
+  }
+
+  private clearCache(): void {
+    this.cache.clear()
+    this.keysBySerial.clear()
+  }
+
+  /** Answers one DER OCSPRequest with a DER OCSPResponse; never throws for bad input. */
+  async answer(requestDer: Uint8Array): Promise<OcspReply> {
+    let request
+    try {
+      request = parseOcspRequest(requestDer)
+    } catch (error) {
+      if (error instanceof OcspMalformedError) return { der: ocspErrorResponse('malformedRequest') }
+      throw error
+    }
+    // RFC 6960 §4.2.2.2: a delegated responder certificate speaks only for the CA that issued it.
+    if (request.certIds.some((id) => !certIdMatchesIssuer(id, this.hashes) && this.retired.some((h) => certIdMatchesIssuer(id, h)))) {
+      return { der: ocspErrorResponse('unauthorized') }
+    }
+    const single = request.certIds.length === 1 && !request.nonce
+    const cacheKey = single ? request.certIds[0]!.raw.toString('base64') : undefined
+    const now = this.now()
+    if (cacheKey) {
+      const hit = this.cache.get(cacheKey)
+      if (hit && hit.reply.cacheUntil && hit.reply.cacheUntil > now) return hit.reply
+    }
+    const responder = await this.ensureResponder()
+    const ours = request.certIds.filter((id) => certIdMatchesIssuer(id, this.hashes)).map((id) => id.serial)
+    const issuerSerial = serialToHex(this.deps.issuing.serial)
+    const rows = new Map((await statusesOf(this.db, ours)).filter((r) => r.issuer_serial === issuerSerial).map((r) => [r.serial, r]))
+    const nextUpdate = new Date(now.getTime() + this.deps.validityMs)
+    const answers: OcspSingleAnswer[] = request.certIds.map((certId) => {
+      const row = certIdMatchesIssuer(certId, this.hashes) ? rows.get(certId.serial) : undefined
+      let status: OcspCertStatus = { status: 'unknown' }
+      if (row?.status === 'revoked') status = { status: 'revoked', revokedAt: new Date(row.revoked_at!), reason: row.revocation_reason as RevocationReason }
+      else if (row) status = { status: 'good' }
+      return { certId, status, thisUpdate: now, nextUpdate }
+    })
+    const der = buildOcspResponse({ responderCertificate: responder.certificate, signer: responder.signer, answers, producedAt: now, nonce: request.nonce })
+    const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined }
+    if (cacheKey) {
+      if (this.cache.size >= MAX_CACHED) this.clearCache()
+      const serial = request.certIds[0]!.serial
+      this.cache.set(cacheKey, { reply, serial })
+      let keys = this.keysBySerial.get(serial)
+      if (!keys) this.keysBySerial.set(serial, (keys = new Set()))
+      keys.add(cacheKey)
+    }
+    return reply
+  }
+}
