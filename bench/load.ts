@@ -20,7 +20,7 @@ export async function load(options: {
   url: string
   method: 'GET' | 'POST'
   headers: Record<string, string>
-  body: (i: number) => string | undefined
+  body: (i: number) => string | Buffer | undefined
   concurrency: number
   seconds: number
   maxRequests: number

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { load } from './load.js'
+import { benchRevocation } from './revocation.js'
 
 /**
  * `npm run bench`: kagi's throughput and start-up, each next to a peer run on
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kagi-bench-'))
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789' }
   let dropDb: (() => Promise<void>) | undefined
+  let dropDbTables: (() => Promise<void>) | undefined
   if (process.env.DATABASE_URL) {
     const name = `kagi_bench_${Date.now()}`
     const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
@@ -109,6 +111,13 @@ async function main(): Promise<void> {
     const url = new URL(process.env.DATABASE_URL)
     url.pathname = `/${name}`
     env.DATABASE_URL = url.toString()
+    // The revocation benchmark migrates the same database afresh once the server has stopped.
+    dropDbTables = async () => {
+      const c = new pg.Client({ connectionString: url.toString() })
+      await c.connect()
+      await c.query('drop schema public cascade; create schema public')
+      await c.end()
+    }
     dropDb = async () => {
       const c = new pg.Client({ connectionString: process.env.DATABASE_URL })
       await c.connect()
@@ -158,6 +167,7 @@ async function main(): Promise<void> {
       await stop(restart.child)
       progress('openssl peers')
       const ec = opensslSpeed('ecdsap256')
+      await dropDbTables?.()
       const genpkey = opensslGenpkeyPerSecond(Math.min(SECONDS, 5))
       const ceiling = await nativeRsaKeygenPerSecond(Math.min(SECONDS, 5))
 
@@ -170,6 +180,8 @@ async function main(): Promise<void> {
       say(`  ceiling: bare RSA-2048 generation on all cores, no HTTP/DB/PKCS#12: ${ceiling.toFixed(1)} /s; kagi reaches ${((p12Run.perSecond / ceiling) * 100).toFixed(0)} % of it`)
       say(`kagi serve ready: ${readyMs.toFixed(0)} ms (first start, CA exists), ${restart.readyMs.toFixed(0)} ms (restart)`)
       say(`peak RSS under load: ${rssMb.toFixed(0)} MB`)
+      progress('revocation benchmarks')
+      for (const line of await benchRevocation(env.DATABASE_URL, SECONDS)) say(line)
     } finally {
       child.kill('SIGKILL')
     }

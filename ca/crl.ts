@@ -1,5 +1,5 @@
 import type { CertificateInfo } from './certificate-info.js'
-import { bitString, children, explicit, int, readOid, readOne, seq, time, tlv, Tag, uint } from './der.js'
+import { bitString, children, explicit, int, readOid, readOne, seq, seqOf, time, tlv, Tag, uint } from './der.js'
 import { readTime } from './certificate-info.js'
 import { serialToHex } from './serial.js'
 import { authorityKeyIdentifier, extension, keyIdentifier } from './extensions.js'
@@ -19,6 +19,8 @@ export interface CrlEntry {
 export interface CrlInput {
   issuer: CertificateInfo
   signer: Signer
+  /** Entries already encoded with {@link encodeCrlEntry}, when the caller caches them. */
+  encoded?: readonly Buffer[]
   /** Monotonic CRL number (RFC 5280 §5.2.3); from a database sequence so restarts and replicas agree. */
   crlNumber: number
   thisUpdate: Date
@@ -26,7 +28,8 @@ export interface CrlInput {
   entries: Iterable<CrlEntry>
 }
 
-function entry(e: CrlEntry): Buffer {
+/** One revokedCertificates element (RFC 5280 §5.1.2.6); revocations are final, so callers may cache it. */
+export function encodeCrlEntry(e: CrlEntry): Buffer {
   const serial = uint(Buffer.from(e.serial.length % 2 ? `0${e.serial}` : e.serial, 'hex'))
   // RFC 5280 §5.3.1: the reasonCode "unspecified" SHOULD be absent.
   if (e.reason === 'unspecified') return seq(serial, time(e.revokedAt))
@@ -46,13 +49,13 @@ function entry(e: CrlEntry): Buffer {
  *   crlExtensions [0] EXPLICIT Extensions OPTIONAL }
  */
 export function buildCrl(input: CrlInput): Buffer {
-  const entries: Buffer[] = []
-  for (const e of input.entries) entries.push(entry(e))
+  const entries: Buffer[] = input.encoded ? [...input.encoded] : []
+  for (const e of input.entries) entries.push(encodeCrlEntry(e))
   const keyId = input.issuer.subjectKeyId ?? keyIdentifier(input.issuer.publicKeyInfo)
   const extensions = seq(authorityKeyIdentifier(keyId), extension(OID.crlNumber, false, int(input.crlNumber)))
   const parts = [int(1), input.signer.algorithm, input.issuer.subject, time(input.thisUpdate), time(input.nextUpdate)]
   // An empty revokedCertificates must be omitted, not encoded as an empty SEQUENCE (§5.1.2.6).
-  if (entries.length > 0) parts.push(seq(...entries))
+  if (entries.length > 0) parts.push(seqOf(entries))
   parts.push(explicit(0, extensions))
   const tbs = seq(...parts)
   return seq(tbs, input.signer.algorithm, bitString(input.signer.sign(tbs)))

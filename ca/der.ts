@@ -41,6 +41,11 @@ export function tlv(tag: number, ...content: Uint8Array[]): Buffer {
 }
 
 export const seq = (...items: Uint8Array[]): Buffer => tlv(Tag.sequence, ...items)
+/** SEQUENCE OF a long list (no argument spreading: 100,000 CRL entries would overflow the call stack). */
+export const seqOf = (items: readonly Uint8Array[]): Buffer => {
+  const body = Buffer.concat(items)
+  return Buffer.concat([Buffer.from([Tag.sequence]), lengthBytes(body.length), body])
+}
 export const set = (...items: Uint8Array[]): Buffer => tlv(Tag.set, ...items)
 export const octets = (bytes: Uint8Array): Buffer => tlv(Tag.octetString, bytes)
 export const nullValue = (): Buffer => Buffer.from([Tag.null, 0])

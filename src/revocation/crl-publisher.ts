@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Kysely } from 'kysely'
-import { buildCrl, parseCrl, serialToHex, type CertificateInfo, type CrlEntry, type Signer } from '../../ca/index.js'
+import { buildCrl, encodeCrlEntry, parseCrl, serialToHex, type CertificateInfo, type CrlEntry, type Signer } from '../../ca/index.js'
 import type { Database } from '../db/database.js'
 import { loadCurrentCrl, nextCrlNumber, raiseCrlNumber, revocationSummary, revokeCertificate, revokedForCrl, saveCurrentCrl } from '../db/revocation-repository.js'
 
@@ -52,6 +52,8 @@ export class CrlPublisher {
   private scheduled = false
   /** Revocations present in the export but absent from the database (kept on every CRL). */
   private carried: CrlEntry[] = []
+  /** DER of entries already on a CRL, by serial. */
+  private encodedEntries = new Map<string, Buffer>()
   readonly caSerial: string
 
   constructor(
@@ -132,8 +134,20 @@ export class CrlPublisher {
     const fromDb = await this.authority.entries(new Date(thisUpdate.getTime() - EXPIRED_GRACE_MS))
     const known = new Set(fromDb.map((e) => e.serial))
     const entries = [...fromDb, ...this.carried.filter((e) => !known.has(e.serial))]
+    // Revocations are final, so each entry is encoded once and reused by every later CRL;
+    // the loop yields now and then so that a long CRL does not stall requests.
+    const encoded: Buffer[] = []
+    const keep = new Map<string, Buffer>()
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!
+      const der = this.encodedEntries.get(e.serial) ?? encodeCrlEntry(e)
+      keep.set(e.serial, der)
+      encoded.push(der)
+      if (i % 5000 === 4999) await new Promise((resolve) => setImmediate(resolve))
+    }
+    this.encodedEntries = keep
     const crlNumber = await nextCrlNumber(this.db)
-    const der = buildCrl({ issuer: this.authority.certificate, signer, crlNumber, thisUpdate, nextUpdate, entries })
+    const der = buildCrl({ issuer: this.authority.certificate, signer, crlNumber, thisUpdate, nextUpdate, entries: [], encoded })
     await saveCurrentCrl(this.db, { caSerial: this.caSerial, crlNumber, thisUpdate, nextUpdate, entries: entries.length, der })
     if (!this.current || crlNumber > this.current.crlNumber) this.current = { der, crlNumber, thisUpdate, nextUpdate, entries: entries.length }
     this.writeExport(der)

@@ -35,6 +35,8 @@ export interface OcspReply {
 const RENEW_BEFORE_MS = 2 * 86_400_000
 const MAX_CACHED = 100_000
 
+type StatusRow = Awaited<ReturnType<typeof statusesOf>>[number]
+
 interface Responder {
   certificate: Buffer
   signer: Signer
@@ -60,6 +62,17 @@ export class OcspService {
   private readonly retired: OcspIssuerHashes[]
   private readonly cache = new Map<string, { reply: OcspReply; serial: string }>()
   private readonly keysBySerial = new Map<string, Set<string>>()
+  /**
+   * Status rows of serials kagi issued, so that fresh (nonce) answers need no
+   * query. Only found rows are kept: a serial issued a moment ago must never
+   * be answered "unknown" from a stale cache. Dropped on revocation.
+   */
+  private readonly statuses = new Map<string, StatusRow>()
+  /**
+   * Bumped by every invalidation: an answer computed from rows read before a
+   * revocation is sent but never cached (it would outlive the invalidation).
+   */
+  private generation = 0
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -120,8 +133,10 @@ export class OcspService {
 
   /** Drops the cached answers for a serial (called on revocation, from any replica). */
   invalidate(serial: string): void {
+    this.generation++
     for (const key of this.keysBySerial.get(serial) ?? []) this.cache.delete(key)
     this.keysBySerial.delete(serial)
+    this.statuses.delete(serial)
   }
 
   /** Drops every cached answer (after missed notifications). */
@@ -130,8 +145,31 @@ export class OcspService {
   }
 
   private clearCache(): void {
+    this.generation++
     this.cache.clear()
     this.keysBySerial.clear()
+    this.statuses.clear()
+  }
+
+  private async lookup(serials: string[], issuerSerial: string): Promise<Map<string, StatusRow>> {
+    const rows = new Map<string, StatusRow>()
+    const missing: string[] = []
+    for (const serial of serials) {
+      const hit = this.statuses.get(serial)
+      if (hit) rows.set(serial, hit)
+      else missing.push(serial)
+    }
+    if (missing.length > 0) {
+      const generation = this.generation
+      for (const row of await statusesOf(this.db, missing)) {
+        if (row.issuer_serial !== issuerSerial) continue
+        rows.set(row.serial, row)
+        if (generation !== this.generation) continue
+        if (this.statuses.size >= MAX_CACHED) this.statuses.clear()
+        this.statuses.set(row.serial, row)
+      }
+    }
+    return rows
   }
 
   /** Answers one DER OCSPRequest with a DER OCSPResponse; never throws for bad input. */
@@ -155,9 +193,10 @@ export class OcspService {
       if (hit && hit.reply.cacheUntil && hit.reply.cacheUntil > now) return hit.reply
     }
     const responder = await this.ensureResponder()
+    const generation = this.generation
     const ours = request.certIds.filter((id) => certIdMatchesIssuer(id, this.hashes)).map((id) => id.serial)
     const issuerSerial = serialToHex(this.deps.issuing.serial)
-    const rows = new Map((await statusesOf(this.db, ours)).filter((r) => r.issuer_serial === issuerSerial).map((r) => [r.serial, r]))
+    const rows = await this.lookup(ours, issuerSerial)
     const nextUpdate = new Date(now.getTime() + this.deps.validityMs)
     const answers: OcspSingleAnswer[] = request.certIds.map((certId) => {
       const row = certIdMatchesIssuer(certId, this.hashes) ? rows.get(certId.serial) : undefined
@@ -168,7 +207,7 @@ export class OcspService {
     })
     const der = buildOcspResponse({ responderCertificate: responder.certificate, signer: responder.signer, answers, producedAt: now, nonce: request.nonce })
     const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined }
-    if (cacheKey) {
+    if (cacheKey && generation === this.generation) {
       if (this.cache.size >= MAX_CACHED) this.clearCache()
       const serial = request.certIds[0]!.serial
       this.cache.set(cacheKey, { reply, serial })

@@ -175,3 +175,24 @@ t.test('ca keys at rest: PBES2 that openssl reads, async and sync decryption', a
   t.throws(() => decryptPrivateKey(pem, 'wrong'), { code: 'ca_passphrase_wrong' })
   t.notMatch(pem, /BEGIN PRIVATE KEY/)
 })
+
+t.test('crl/100k-entries', async (t) => {
+  const { buildCrl, parseCrl } = await import('../../ca/index.js')
+  const { issuing } = await createHierarchy({ name: 'kagi', keyType: 'ecdsa-p256', publicUrl: URL })
+  const entries = Array.from({ length: 100_000 }, (_, i) => ({
+    serial: `4${i.toString(16).padStart(31, '0')}`,
+    revokedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000),
+    reason: i % 2 ? ('keyCompromise' as const) : ('unspecified' as const),
+  }))
+  const der = buildCrl({ issuer: issuing.certificate, signer: softwareSigner(issuing.privateKey), crlNumber: 7, thisUpdate: NOW, nextUpdate: new Date(NOW.getTime() + 86_400_000), entries })
+  const parsed = parseCrl(der)
+  t.equal(parsed.crlNumber, 7)
+  t.equal(parsed.entries.length, 100_000)
+  t.same(parsed.entries[1], entries[1])
+  const dir = tempDir(t)
+  const issuingPem = dir.file('issuing.pem', derToPem(issuing.certificate.der, 'CERTIFICATE'))
+  const r = run('openssl', ['crl', '-inform', 'DER', '-in', dir.file('big.crl', der), '-noout', '-CAfile', issuingPem, '-crlnumber'])
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout + r.stderr, /verify OK/)
+  t.match(r.stdout, /crlNumber=0x07/)
+})

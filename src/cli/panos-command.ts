@@ -1,0 +1,57 @@
+import { derToPem } from '../../ca/index.js'
+import type { Config } from '../config.js'
+import { findActiveCas } from '../db/ca-repository.js'
+import { loadPanosConfig } from '../panos/config.js'
+import { PanosError } from '../panos/errors.js'
+import { pushToPanos } from '../panos/push.js'
+import { openRuntime, type Runtime } from '../runtime.js'
+import type { Flags } from './commands.js'
+import { info, out, UsageError, warn } from './output.js'
+
+async function withRuntime<T>(config: Readonly<Config>, purpose: string, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime(config, purpose)
+  if (runtime.passphrase.warning) warn(runtime.passphrase.warning)
+  try {
+    return await fn(runtime)
+  } finally {
+    await runtime.database.close()
+  }
+}
+
+/** True when the firewall could not reach `url` (loopback, or the default public URL). */
+function loopback(url: string): boolean {
+  const host = new URL(url).hostname
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host)
+}
+
+/** `kagi panos push`: same shape as the entries of `commands` in commands.ts. */
+export const panosCommands: Record<string, { summary: string; usage: string; run: (config: Readonly<Config>, args: string[], flags: Flags) => Promise<number> }> = {
+  'panos push': {
+    summary: 'make PAN-OS trust kagi\'s CA: import it, set the certificate profile, attach it to GlobalProtect, commit (--dry-run only shows the difference)',
+    usage: 'kagi panos push [--dry-run]   (KAGI_PANOS_URL, KAGI_PANOS_API_KEY or KAGI_PANOS_USER + KAGI_PANOS_PASSWORD, … see README)',
+    run: async (config, args, flags) => {
+      if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`)
+      const { config: panos, warnings } = loadPanosConfig(process.env)
+      for (const w of warnings) warn(w)
+      // The database is needed only for the public CA certificates; it is closed (and an embedded one unlocked) before the firewall is contacted.
+      const rows = await withRuntime(config, 'kagi panos push', async (runtime) => findActiveCas(runtime.database.db))
+      const root = rows.find((r) => r.role === 'root')
+      const issuing = rows.find((r) => r.role === 'issuing')
+      if (!root || !issuing) throw new UsageError('no CA yet: run `kagi ca init` (or start `kagi serve`) first')
+      const ocspUrl = `${config.publicUrl}/ocsp`
+      if (loopback(ocspUrl)) warn(`the firewall will be told to ask ${ocspUrl} for OCSP, which it cannot reach: set KAGI_PUBLIC_URL to the name the firewall reaches kagi by`)
+      try {
+        await pushToPanos(
+          { rootPem: derToPem(Buffer.from(root.der), 'CERTIFICATE'), issuingPem: derToPem(Buffer.from(issuing.der), 'CERTIFICATE'), ocspUrl },
+          panos,
+          { dryRun: flags['dry-run'] === true, print: { out, info } },
+        )
+        return 0
+      } catch (error) {
+        if (!(error instanceof PanosError)) throw error
+        info(`kagi panos push: ${error.message}`)
+        return 1
+      }
+    },
+  },
+}
