@@ -56,7 +56,8 @@ function opensslPki(dir: string, revoked: number): void {
 /** `openssl ocsp` as a responder, in a network namespace of its own so that it binds only that namespace's loopback. */
 async function opensslOcspPeer(dir: string, seconds: number): Promise<{ fresh: LoadResult }> {
   sh('openssl', ['ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-nonce', '-reqout', 'req.der'], dir)
-  const script = `ip link set lo up && (openssl ocsp -port 8899 -index index.txt -CA ca.pem -rsigner ocsp.pem -rkey ocsp.key -nmin 60 >/dev/null 2>&1 &) && sleep 0.5 && exec "$@"`
+  // The responder is stopped by pid when the client is done, whatever the client's outcome.
+  const script = `ip link set lo up && { openssl ocsp -port 8899 -index index.txt -CA ca.pem -rsigner ocsp.pem -rkey ocsp.key -nmin 60 >/dev/null 2>&1 & } ; p=$!; sleep 0.5; "$@"; s=$?; kill $p; exit $s`
   const result = await ocspClient('http://127.0.0.1:8899/', join(dir, 'req.der'), seconds, ['unshare', '-n', '--kill-child', 'sh', '-c', `cd ${dir} && ${script}`, 'sh'])
   return { fresh: result }
 }

@@ -1,7 +1,37 @@
 #!/usr/bin/env node
-// kagi's command-line entry point. The sources are TypeScript, run through
-// tsx's loader (no build step: `npm ci && npm start` is all a checkout needs).
-import { register } from 'tsx/esm/api'
+// kagi's command-line entry point. It runs the compiled build in dist/ when
+// that build is at least as new as every source file (`npm ci` builds it),
+// and otherwise the TypeScript sources through tsx, so an edited checkout
+// never runs stale code.
+import { readdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-register()
-await import('../src/cli/main.ts')
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+function newestSource(dir) {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path))
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+function buildIsFresh() {
+  try {
+    const built = statSync(join(root, 'dist', '.build-stamp')).mtimeMs
+    return ['src', 'ca', 'profiles', 'enrollment', 'migrations'].every((dir) => newestSource(join(root, dir)) <= built)
+  } catch {
+    return false
+  }
+}
+
+if (process.env.KAGI_FROM_SOURCE !== '1' && buildIsFresh()) {
+  await import('../dist/src/cli/main.js')
+} else {
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import('../src/cli/main.ts')
+}

@@ -1,10 +1,9 @@
-import { ensureCa, loadCa } from './ca-loader.js'
 import type { Config } from './config.js'
 import { openDatabase, type DatabaseHandle } from './db/connect.js'
 import { migrateToLatest, type MigrationReport } from './db/migrator.js'
 import { resolvePassphrase, type Passphrase } from './passphrase.js'
 import type { Log } from './revocation/crl-publisher.js'
-import { createServices, type KagiServices } from './services.js'
+import type { KagiServices } from './services.js'
 
 /** An open database with the schema migrated, and the CA passphrase. */
 export interface Runtime {
@@ -29,6 +28,8 @@ export async function openRuntime(config: Readonly<Config>, purpose: string): Pr
 
 /** Services over the runtime's CA, creating the CA on first use unless `create` is false. */
 export async function runtimeServices(runtime: Runtime, options: { create?: boolean; log?: Log } = {}): Promise<KagiServices | undefined> {
+  // Loaded here rather than at the top: `kagi serve` opens the database while these load.
+  const [{ ensureCa, loadCa }, { createServices }] = await Promise.all([import('./ca-loader.js'), import('./services.js')])
   const db = runtime.database.db
   const ca = options.create === false ? await loadCa(db, runtime.passphrase.value) : await ensureCa(db, runtime.config, runtime.passphrase.value)
   return ca ? createServices(runtime.config, db, ca, { passphrase: runtime.passphrase.value, log: options.log }) : undefined

@@ -1,5 +1,4 @@
 import { pino } from 'pino'
-import { buildApp, redactPaths } from './app.js'
 import type { Config } from './config.js'
 import { openRuntime, runtimeServices } from './runtime.js'
 
@@ -10,8 +9,11 @@ import { openRuntime, runtimeServices } from './runtime.js'
  */
 export async function serve(config: Readonly<Config>): Promise<void> {
   const started = performance.now()
+  // The database opens (PGlite compiles its WebAssembly off the main thread) while the HTTP modules load.
+  const opening = openRuntime(config, 'kagi serve')
+  const { buildApp, redactPaths } = await import('./app.js')
   const log = pino({ level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } })
-  const runtime = await openRuntime(config, 'kagi serve')
+  const runtime = await opening
   const services = (await runtimeServices(runtime, { log }))!
   await services.start()
   const app = await buildApp(services, { loggerInstance: log })

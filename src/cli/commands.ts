@@ -6,8 +6,8 @@ import type { Config } from '../config.js'
 import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
 import { issueCertificate, parseIssueRequest } from '../issuance.js'
 import { openRuntime, runtimeServices, type Runtime } from '../runtime.js'
-import { serve } from '../server.js'
 import { info, out, UsageError, warn } from './output.js'
+import { panosCommands } from './panos-command.js'
 import { createHash } from 'node:crypto'
 
 /** Parsed command-line flags. */
@@ -45,6 +45,8 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
     summary: 'run the HTTP service (creates the CA on first start)',
     usage: 'kagi serve',
     run: async (config) => {
+      // Loaded on demand: the server's modules load while the embedded database opens.
+      const { serve } = await import('../server.js')
       await serve(config)
       return -1 // keep running
     },
@@ -234,4 +236,5 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
       })
     },
   },
+  ...panosCommands,
 }

@@ -4,17 +4,16 @@ import { CaError } from '../../ca/index.js'
 import { ConfigError, loadConfig } from '../config.js'
 import { DataDirLockedError } from '../db/data-dir-lock.js'
 import { ApiError } from '../errors.js'
-import { commands } from './commands.js'
 import { info, out, UsageError } from './output.js'
 
 const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der']
-const booleanOptions = ['force', 'pem', 'help']
+const booleanOptions = ['force', 'pem', 'help', 'dry-run']
 const cliOptions = Object.fromEntries([
   ...stringOptions.map((name) => [name, { type: 'string' as const }]),
   ...booleanOptions.map((name) => [name, { type: 'boolean' as const }]),
 ])
 
-function help(): void {
+function help(commands: Record<string, { summary: string }>): void {
   out('kagi: device-certificate authority and enrollment service for GlobalProtect')
   out('')
   out('usage: kagi <command> [options]   (configuration comes from the environment; see README)')
@@ -34,13 +33,25 @@ export async function main(argv: string[]): Promise<number> {
     return 2
   }
   const positionals = parsed.positionals
+  // `serve` imports as little as possible before it starts opening the database;
+  // the rest of the service loads meanwhile (see server.ts).
+  if (positionals.length === 1 && positionals[0] === 'serve' && !(parsed.values as Record<string, unknown>).help) {
+    try {
+      const { serve } = await import('../server.js')
+      await serve(loadConfig())
+      return -1
+    } catch (error) {
+      return report('serve', error)
+    }
+  }
+  const { commands } = await import('./commands.js')
   const flags = parsed.values as Record<string, string | boolean | undefined>
   const two = positionals.slice(0, 2).join(' ')
   const name = commands[two] ? two : positionals[0]
   const command = name ? commands[name] : undefined
   if (!command) {
     if (name && name !== 'help') info(`kagi: unknown command "${positionals.join(' ')}"\n`)
-    help()
+    help(commands)
     return name && name !== 'help' ? 2 : 0
   }
   if (flags.help) {
@@ -55,18 +66,23 @@ export async function main(argv: string[]): Promise<number> {
       info(`kagi ${name}: ${error.message}\nusage: ${command.usage}`)
       return 2
     }
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof CaError || error instanceof ApiError) {
-      info(`kagi ${name}: ${error.message}`)
-      return 1
-    }
-    const e = error as { code?: string; message?: string }
-    if (e.code === 'ECONNREFUSED') {
-      info(`kagi ${name}: cannot reach the database (${e.message}); is PostgreSQL running at DATABASE_URL?`)
-      return 1
-    }
-    info(`kagi ${name}: ${e.message ?? String(error)}`)
+    return report(name!, error)
+  }
+}
+
+/** Prints a failure without a stack trace for the errors kagi explains itself; returns the exit code. */
+function report(name: string, error: unknown): number {
+  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof CaError || error instanceof ApiError) {
+    info(`kagi ${name}: ${error.message}`)
     return 1
   }
+  const e = error as { code?: string; message?: string }
+  if (e.code === 'ECONNREFUSED') {
+    info(`kagi ${name}: cannot reach the database (${e.message}); is PostgreSQL running at DATABASE_URL?`)
+    return 1
+  }
+  info(`kagi ${name}: ${e.message ?? String(error)}`)
+  return 1
 }
 
 const code = await main(process.argv.slice(2))

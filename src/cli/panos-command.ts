@@ -27,7 +27,7 @@ function loopback(url: string): boolean {
 /** `kagi panos push`: same shape as the entries of `commands` in commands.ts. */
 export const panosCommands: Record<string, { summary: string; usage: string; run: (config: Readonly<Config>, args: string[], flags: Flags) => Promise<number> }> = {
   'panos push': {
-    summary: 'make PAN-OS trust kagi\'s CA: import it, set the certificate profile, attach it to GlobalProtect, commit (--dry-run only shows the difference)',
+    summary: 'push kagi\'s CA and certificate profile to PAN-OS GlobalProtect and commit (--dry-run: show the difference only)',
     usage: 'kagi panos push [--dry-run]   (KAGI_PANOS_URL, KAGI_PANOS_API_KEY or KAGI_PANOS_USER + KAGI_PANOS_PASSWORD, … see README)',
     run: async (config, args, flags) => {
       if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`)

@@ -21,14 +21,21 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * in the `X-PAN-KEY` header, so it never appears in a URL or a log line.
  */
 export class PanosClient {
+  /** A true private field, so not even `util.inspect(client)` shows the key. */
+  readonly #key: string
+  readonly #secrets: readonly string[]
+
   private constructor(
     private readonly endpoint: Endpoint,
-    private readonly key: string,
-    private readonly secrets: readonly string[],
+    key: string,
+    secrets: readonly string[],
     /** The administrator the key belongs to, when known (from KAGI_PANOS_USER). */
     readonly user: string | undefined,
     private readonly timing: Pick<PanosConfig, 'commitTimeoutMs' | 'pollIntervalMs'>,
-  ) {}
+  ) {
+    this.#key = key
+    this.#secrets = secrets
+  }
 
   /** Connects with the configured API key, or exchanges the user and password for one (`type=keygen`, §1.2). */
   static async connect(config: PanosConfig): Promise<PanosClient> {
@@ -44,12 +51,12 @@ export class PanosClient {
   }
 
   private fail(kind: PanosErrorKind, message: string, code?: number, lines: string[] = []): PanosError {
-    return new PanosError(kind, redact(message, this.secrets), code, lines.map((l) => redact(l, this.secrets)))
+    return new PanosError(kind, redact(message, this.#secrets), code, lines.map((l) => redact(l, this.#secrets)))
   }
 
   /** Sends one request; returns the answer unless it is an error (then throws, unless `tolerate` accepts it). */
   private async call(what: string, params: Record<string, string>, file?: { name: string; content: string }, tolerate?: (a: Answer) => boolean): Promise<Answer> {
-    const headers: Record<string, string> = this.key ? { 'x-pan-key': this.key } : {}
+    const headers: Record<string, string> = this.#key ? { 'x-pan-key': this.#key } : {}
     let path = 'api/'
     let body: Buffer
     if (file) {

@@ -1,6 +1,6 @@
 import { PanosClient } from './client.js'
 import type { PanosConfig } from './config.js'
-import { certificateXpath, desiredState, profileXpath, type DesiredState, type PushSource } from './desired-state.js'
+import { certificateXpath, desiredState, profileXpath, SHARED_XPATH, type DesiredState, type PushSource } from './desired-state.js'
 import { diff, formatChanges, writtenXpath, type Change, type ObservedState } from './diff.js'
 import { PanosError } from './errors.js'
 import { isElement, type XmlElement } from './xml.js'
@@ -52,7 +52,7 @@ function candidateAdvice(applied: readonly Change[], admin: string | undefined):
     'These changes were written to the candidate configuration and are NOT committed (the running configuration is unchanged):',
     ...formatChanges(applied),
     `To discard them, revert the candidate configuration (web interface: Config > Revert Changes, changes by ${who}; CLI: revert config partial admin [ ${who} ]),`,
-    'or remove the cause and run `kagi panos push` again: it finds them in the candidate configuration and commits them.',
+    'or remove the cause and run `kagi panos push` again: it writes what is missing and commits.',
   ].join('\n')
 }
 
@@ -79,13 +79,11 @@ async function commitAdmin(client: PanosClient, applied: readonly Change[]): Pro
   return undefined
 }
 
-async function commit(client: PanosClient, admin: string | undefined, applied: readonly Change[], print: Printer): Promise<PushReport['commit']> {
+async function commit(client: PanosClient, admin: string | undefined, print: Printer): Promise<PushReport['commit']> {
   if (!admin) {
     throw new PanosError(
       'commit_failed',
-      applied.length
-        ? 'cannot tell which administrator the API key belongs to (no admin attribute on the changed nodes), so kagi cannot commit only its own changes: set KAGI_PANOS_USER to that administrator\'s name'
-        : 'the candidate configuration already holds what kagi wants but it is not committed, and kagi cannot tell whose changes those are: set KAGI_PANOS_USER to the API administrator\'s name, or commit in the web interface',
+      'cannot tell which administrator the API key belongs to (no admin attribute on the changed nodes), so kagi cannot commit only its own changes: set KAGI_PANOS_USER to that administrator\'s name',
     )
   }
   print.info(`committing the changes of administrator ${admin} (partial commit)...`)
@@ -93,7 +91,7 @@ async function commit(client: PanosClient, admin: string | undefined, applied: r
   if (!jobId) {
     throw new PanosError(
       'commit_failed',
-      `the firewall has nothing to commit for administrator ${admin} (${lines.join(' / ') || 'no job'}), yet the running configuration differs from what kagi wants: the pending changes belong to another administrator; commit or revert them in the web interface`,
+      `the firewall has nothing to commit for administrator ${admin} (${lines.join(' / ') || 'no job'}) although kagi just wrote to the candidate configuration; check that KAGI_PANOS_USER names the administrator of the API key`,
     )
   }
   const job = await client.waitForJob(jobId, (j) => print.info(`  commit job ${jobId}: ${j.status}${j.progress ? ` ${j.progress}%` : ''}`))
@@ -101,6 +99,23 @@ async function commit(client: PanosClient, admin: string | undefined, applied: r
     throw new PanosError('commit_failed', `the commit failed (job ${jobId}, ${job.result || 'no result'}): ${job.details.join(' / ') || '(no message)'}`, undefined, job.details)
   }
   return { jobId, details: job.details, warnings: job.warnings }
+}
+
+const stage = (c: Change): number => (c.request.action === 'import' ? 0 : c.request.xpath.startsWith(`${SHARED_XPATH}/certificate-profile`) ? 1 : 2)
+
+/**
+ * What to write: the candidate's differences, plus what the running
+ * configuration still lacks although the candidate has it (left by a failed
+ * commit, or by another administrator). Writing those again is harmless and
+ * makes them kagi's own changes, so the partial commit of kagi's
+ * administrator includes them. Certificates first, then the profile, then the
+ * portal and gateway.
+ */
+function plan(changes: Change[], uncommitted: Change[]): Change[] {
+  const key = (c: Change) => JSON.stringify(c.request)
+  const seen = new Set(changes.map(key))
+  const all = [...changes, ...uncommitted.filter((c) => !seen.has(key(c)))]
+  return all.map((c, i) => [c, i] as const).sort(([a, i], [b, j]) => stage(a) - stage(b) || i - j).map(([c]) => c)
 }
 
 /**
@@ -126,26 +141,30 @@ export async function pushToPanos(source: PushSource, config: PanosConfig, optio
   }
   const changes = diff(desired, candidate)
   const uncommitted = diff(desired, await observe(client, desired, 'running'))
+  const writes = plan(changes, uncommitted)
   const report: PushReport = { changes, uncommitted, applied: [] }
   print.out('differences between the candidate configuration and what kagi wants:')
   for (const line of formatChanges(changes)) print.out(line)
-  if (!changes.length && uncommitted.length) {
-    print.out('the candidate configuration has it, but these are not committed yet (running configuration):')
-    for (const line of formatChanges(uncommitted)) print.out(line)
+  const notRunning = writes.filter((w) => !changes.includes(w))
+  if (notRunning.length) {
+    print.out('not in the running configuration yet (uncommitted; kagi writes them again under its own administrator and commits):')
+    for (const line of formatChanges(notRunning)) print.out(line)
   }
-  if (!changes.length && !uncommitted.length) {
+  if (!writes.length) {
     print.out('nothing to do: the firewall already trusts kagi\'s CA and uses its profile; no commit')
     return report
   }
   if (options.dryRun) {
-    print.out(`dry run: nothing was changed; a push would write ${changes.length} change(s) and commit`)
+    print.out(`dry run: nothing was changed; a push would write ${writes.length} change(s) and commit them`)
     return report
   }
-  for (const change of changes) {
+  for (const change of writes) {
     try {
       await apply(client, change)
     } catch (error) {
-      throw withAdvice(error, report.applied, client.user, change)
+      const lost = error instanceof PanosError && (error.kind === 'timeout' || error.kind === 'unreachable')
+      const admin = lost ? client.user : await commitAdmin(client, report.applied).catch(() => client.user)
+      throw withAdvice(error, report.applied, admin, change)
     }
     report.applied.push(change)
     print.info(`  written: ${change.summary}`)
@@ -153,7 +172,7 @@ export async function pushToPanos(source: PushSource, config: PanosConfig, optio
   let admin = client.user
   try {
     admin = await commitAdmin(client, report.applied)
-    report.commit = await commit(client, admin, report.applied, print)
+    report.commit = await commit(client, admin, print)
   } catch (error) {
     throw withAdvice(error, report.applied, admin)
   }

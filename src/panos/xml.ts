@@ -18,7 +18,9 @@ export interface XmlElement {
 export type XmlNode = XmlElement | string
 
 /** The document is not well-formed (or uses a feature this reader refuses). */
-export class XmlParseError extends Error {}
+export class XmlParseError extends Error {
+  override name = 'XmlParseError'
+}
 
 const NAME = /[A-Za-z_:][-A-Za-z0-9_.:]*/y
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
