@@ -1,5 +1,4 @@
 import 'reflect-metadata'
-import * as x509 from '@peculiar/x509'
 import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import {
@@ -18,7 +17,16 @@ import type { Config } from './config.js'
 import { findActiveCas, findRetiredIssuingCas, lockCaCreation, replaceActiveCa } from './db/ca-repository.js'
 import type { Database } from './db/database.js'
 
-x509.cryptoProvider.set(webcrypto as Crypto)
+/**
+ * @peculiar/x509, loaded on first use: it is needed only to create or import
+ * a CA and to print names, and loading it costs a quarter of a second that
+ * `kagi serve` would otherwise spend before it is ready.
+ */
+async function x509lib(): Promise<typeof import('@peculiar/x509')> {
+  const x509 = await import('@peculiar/x509')
+  x509.cryptoProvider.set(webcrypto as Crypto)
+  return x509
+}
 
 /** kagi's CA as loaded from the database: certificates, and the issuing key decrypted in memory. */
 export interface LoadedCa {
@@ -33,7 +41,9 @@ export interface LoadedCa {
 }
 
 /** Human-readable subject of a DER certificate, e.g. "O=kagi, CN=kagi Root CA". */
-export const subjectText = (der: Buffer): string => new x509.X509Certificate(new Uint8Array(der)).subject
+export async function subjectText(der: Buffer): Promise<string> {
+  return new (await x509lib()).X509Certificate(new Uint8Array(der)).subject
+}
 
 /** Loads the active CA, or returns undefined when none has been created yet. */
 export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<LoadedCa | undefined> {
@@ -72,7 +82,7 @@ export async function initCa(db: Kysely<Database>, config: Config, passphrase: s
       await replaceActiveCa(trx, {
         role,
         serial: serialToHex(pair.certificate.serial),
-        subject: subjectText(pair.certificate.der),
+        subject: await subjectText(pair.certificate.der),
         der: pair.certificate.der,
         encryptedKey: await encryptPrivateKey(pair.privateKey, passphrase),
         keyType: config.caKeyType,
@@ -127,6 +137,7 @@ export async function importIssuingCa(
   const keyType = describeKey(key)
   const spki = createPublicKey(key).export({ type: 'spki', format: 'der' }) as Buffer
   if (!spki.equals(issuing.publicKeyInfo)) throw new CaError('ca_import_invalid', 'the private key does not belong to the CA certificate')
+  const x509 = await x509lib()
   const parsed = certs.map((der) => new x509.X509Certificate(new Uint8Array(der)))
   const rootIndex = parsed.findIndex((c) => c.subject === c.issuer)
   if (rootIndex < 0) throw new CaError('ca_import_invalid', 'the chain has no self-signed root; append the root certificate to --cert or pass --root')
@@ -146,7 +157,7 @@ export async function importIssuingCa(
     await replaceActiveCa(trx, {
       role: 'root',
       serial: serialToHex(root.serial),
-      subject: subjectText(root.der),
+      subject: await subjectText(root.der),
       der: root.der,
       encryptedKey: rootIndex === 0 ? await encryptPrivateKey(key, passphrase) : '',
       keyType: rootIndex === 0 ? keyType : 'unknown',
@@ -155,7 +166,7 @@ export async function importIssuingCa(
     await replaceActiveCa(trx, {
       role: 'issuing',
       serial: serialToHex(issuing.serial),
-      subject: subjectText(issuing.der),
+      subject: await subjectText(issuing.der),
       der: issuing.der,
       encryptedKey: await encryptPrivateKey(key, passphrase),
       keyType,

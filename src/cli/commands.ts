@@ -2,26 +2,15 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { derToPem, revocationReasons, serialToHex } from '../../ca/index.js'
 import { parseRevokeRequest, revoke } from '../revocation/revoke.js'
 import { importIssuingCa, initCa, loadCa, subjectText } from '../ca-loader.js'
-import type { Config } from '../config.js'
 import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
 import { issueCertificate, parseIssueRequest } from '../issuance.js'
-import { openRuntime, runtimeServices, type Runtime } from '../runtime.js'
-import { info, out, UsageError, warn } from './output.js'
+import { runtimeServices } from '../runtime.js'
+import { withRuntime, type Command, type Flags } from './command.js'
+import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
 import { createHash } from 'node:crypto'
 
-/** Parsed command-line flags. */
-export type Flags = Record<string, string | boolean | undefined>
-
-async function withRuntime<T>(config: Readonly<Config>, purpose: string, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(config, purpose)
-  if (runtime.passphrase.warning) warn(runtime.passphrase.warning)
-  try {
-    return await fn(runtime)
-  } finally {
-    await runtime.database.close()
-  }
-}
+export type { Flags } from './command.js'
 
 function need(flags: Flags, name: string, hint: string): string {
   const value = flags[name]
@@ -40,7 +29,7 @@ function readInput(path: string, what: string): string {
 const fingerprint = (der: Buffer): string => createHash('sha256').update(der).digest('hex').match(/../g)!.join(':').toUpperCase()
 
 /** The commands, by name. Each returns the process exit code. */
-export const commands: Record<string, { summary: string; usage: string; run: (config: Readonly<Config>, args: string[], flags: Flags) => Promise<number> }> = {
+export const commands: Record<string, Command> = {
   serve: {
     summary: 'run the HTTP service (creates the CA on first start)',
     usage: 'kagi serve',
@@ -69,8 +58,8 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
         info(`creating ${config.caKeyType} root and issuing CA "${config.caName}" (keys encrypted with PBKDF2, this takes a moment)...`)
         const { created, ca } = await initCa(runtime.database.db, config, runtime.passphrase.value, { force: flags.force === true })
         out(created ? 'CA created' : 'CA already exists (use --force to replace it; certificates it issued would no longer chain to the new CA)')
-        out(`root:    ${subjectText(ca.root.der)}  SHA-256 ${fingerprint(ca.root.der)}`)
-        out(`issuing: ${subjectText(ca.issuing.der)}  SHA-256 ${fingerprint(ca.issuing.der)}`)
+        out(`root:    ${await subjectText(ca.root.der)}  SHA-256 ${fingerprint(ca.root.der)}`)
+        out(`issuing: ${await subjectText(ca.issuing.der)}  SHA-256 ${fingerprint(ca.issuing.der)}`)
         return created || !flags.force ? 0 : 1
       }),
   },
@@ -86,7 +75,7 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
         }
         for (const [role, cert] of [['root', ca.root], ['issuing', ca.issuing]] as const) {
           out(`${role}:`)
-          out(`  subject:     ${subjectText(cert.der)}`)
+          out(`  subject:     ${await subjectText(cert.der)}`)
           out(`  serial:      ${serialToHex(cert.serial)}`)
           out(`  valid:       ${cert.notBefore.toISOString()} .. ${cert.notAfter.toISOString()}`)
           out(`  SHA-256:     ${fingerprint(cert.der)}`)
@@ -109,7 +98,7 @@ export const commands: Record<string, { summary: string; usage: string; run: (co
       return withRuntime(config, 'kagi ca import', async (runtime) => {
         info('checking the certificate chain and key, re-encrypting the key...')
         const ca = await importIssuingCa(runtime.database.db, runtime.passphrase.value, { certPem, keyPem, keyPassphrase, rootPem })
-        out(`imported issuing CA: ${subjectText(ca.issuing.der)} (root ${subjectText(ca.root.der)})`)
+        out(`imported issuing CA: ${await subjectText(ca.issuing.der)} (root ${await subjectText(ca.root.der)})`)
         return 0
       })
     },

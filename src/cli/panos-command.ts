@@ -1,22 +1,10 @@
 import { derToPem } from '../../ca/index.js'
-import type { Config } from '../config.js'
 import { findActiveCas } from '../db/ca-repository.js'
 import { loadPanosConfig } from '../panos/config.js'
 import { PanosError } from '../panos/errors.js'
 import { pushToPanos } from '../panos/push.js'
-import { openRuntime, type Runtime } from '../runtime.js'
-import type { Flags } from './commands.js'
+import { withRuntime, type Command } from './command.js'
 import { info, out, UsageError, warn } from './output.js'
-
-async function withRuntime<T>(config: Readonly<Config>, purpose: string, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(config, purpose)
-  if (runtime.passphrase.warning) warn(runtime.passphrase.warning)
-  try {
-    return await fn(runtime)
-  } finally {
-    await runtime.database.close()
-  }
-}
 
 /** True when the firewall could not reach `url` (loopback, or the default public URL). */
 function loopback(url: string): boolean {
@@ -25,7 +13,7 @@ function loopback(url: string): boolean {
 }
 
 /** `kagi panos push`: same shape as the entries of `commands` in commands.ts. */
-export const panosCommands: Record<string, { summary: string; usage: string; run: (config: Readonly<Config>, args: string[], flags: Flags) => Promise<number> }> = {
+export const panosCommands: Record<string, Command> = {
   'panos push': {
     summary: 'push kagi\'s CA and certificate profile to PAN-OS GlobalProtect and commit (--dry-run: show the difference only)',
     usage: 'kagi panos push [--dry-run]   (KAGI_PANOS_URL, KAGI_PANOS_API_KEY or KAGI_PANOS_USER + KAGI_PANOS_PASSWORD, … see README)',

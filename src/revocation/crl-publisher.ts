@@ -84,7 +84,9 @@ export class CrlPublisher {
   private async missesRevocations(): Promise<boolean> {
     const { count, latest } = await this.authority.summary()
     const current = this.current!
-    // Entries drop off after the expiry grace, so a lower count on the CRL alone is not proof; a newer revocation is.
+    // A revocation newer than the CRL was committed but never signed (a crash in between); fewer
+    // revocations in the database than on the CRL means rows went missing (the restore guard re-signs).
+    // A CRL with fewer entries than the database is normal: expired entries leave it after the grace.
     return (latest !== undefined && latest > current.thisUpdate) || count < current.entries
   }
 
