@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { bool, children, explicit, ia5, implicit, int, octets, oid, readOne, seq, tlv, Tag, utf8 } from './der.js'
+import { bool, children, explicit, implicit, int, octets, oid, readOne, seq, tlv, Tag, utf8 } from './der.js'
 import { OID } from './oids.js'
 
 /** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } (RFC 5280 §4.1). */
@@ -108,4 +108,3 @@ export function ocspNoCheck(): Buffer {
   return extension(OID.ocspNoCheck, false, Buffer.from([Tag.null, 0]))
 }
 
-export { ia5 }

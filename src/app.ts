@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { tokenAuth } from './auth/bearer.js'
 import { toHttpError } from './errors.js'
 import { certificateRoutes } from './routes/certificates.js'
 import { healthRoutes } from './routes/health.js'
@@ -55,8 +56,9 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
 
   await app.register(healthRoutes, { services })
   await app.register(pkiRoutes, { services })
-  await app.register(certificateRoutes, { services })
-  await app.register(revocationRoutes, { services })
+  const requireToken = tokenAuth(services.db)
+  await app.register(certificateRoutes, { services, requireToken })
+  await app.register(revocationRoutes, { services, requireToken })
   await app.register(ocspRoutes, { services })
   return app
 }

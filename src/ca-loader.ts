@@ -141,15 +141,15 @@ export async function importIssuingCa(
   const parsed = certs.map((der) => new x509.X509Certificate(new Uint8Array(der)))
   const rootIndex = parsed.findIndex((c) => c.subject === c.issuer)
   if (rootIndex < 0) throw new CaError('ca_import_invalid', 'the chain has no self-signed root; append the root certificate to --cert or pass --root')
-  // Walk issuing → root, checking each signature.
-  let current = parsed[0]!
-  for (let hops = 0; current.subject !== current.issuer; hops++) {
-    const parent = parsed.find((c) => c.subject === current.issuer)
-    if (!parent || hops > 4) throw new CaError('ca_import_invalid', `no certificate for the issuer "${current.issuer}" in the chain`)
-    if (!(await current.verify({ publicKey: parent.publicKey, signatureOnly: true }))) {
-      throw new CaError('ca_import_invalid', `the signature on "${current.subject}" does not verify with "${parent.subject}"`)
-    }
-    current = parent
+  // kagi keeps two tiers (root → issuing): the issuing CA must be the root itself or signed by it,
+  // or the chain it serves (/pki/chain.pem, PKCS#12 bundles) would miss an intermediate.
+  const issuingCert = parsed[0]!
+  const rootCert = parsed[rootIndex]!
+  if (issuingCert.issuer !== rootCert.subject) {
+    throw new CaError('ca_import_invalid', `the issuing CA must be signed directly by the root; "${issuingCert.issuer}" is not the self-signed root in the chain (kagi keeps a two-tier hierarchy)`)
+  }
+  if (!(await issuingCert.verify({ publicKey: rootCert.publicKey, signatureOnly: true }))) {
+    throw new CaError('ca_import_invalid', `the signature on "${issuingCert.subject}" does not verify with "${rootCert.subject}"`)
   }
   const root = certificateInfo(certs[rootIndex]!)
   await db.transaction().execute(async (trx) => {

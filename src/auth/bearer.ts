@@ -26,7 +26,7 @@ const MAX_CACHED = 1000
  * of `roles`. 401 without a valid token, 403 with a token of another role.
  * The token itself is never logged.
  */
-export function tokenAuth(db: Kysely<Database>) {
+export function tokenAuth(db: Kysely<Database>): (...roles: TokenRole[]) => (request: FastifyRequest) => Promise<void> {
   const cache = new Map<string, { principal: TokenPrincipal | undefined; until: number }>()
   async function lookup(token: string): Promise<TokenPrincipal | undefined> {
     const key = hashToken(token)

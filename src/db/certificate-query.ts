@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Database } from './database.js'
 
 /** Filters of GET /api/v1/certificates. */
@@ -66,8 +66,3 @@ export async function findCertificate(db: Kysely<Database>, serial: string) {
 }
 
 export type CertificateListRow = Awaited<ReturnType<typeof listCertificates>>[number]
-
-/** Count of audit events for a serial (tests and the admin console). */
-export async function auditEventsFor(db: Kysely<Database>, serial: string) {
-  return db.selectFrom('audit_event').select(['actor', 'action', 'details', sql<Date>`at`.as('at')]).where('serial', '=', serial).orderBy('id').execute()
-}

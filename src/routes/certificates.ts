@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { derToPem, normalizeSerial } from '../../ca/index.js'
-import { tokenAuth } from '../auth/bearer.js'
 import { findCertificate, listCertificates, type CertificateListRow } from '../db/certificate-query.js'
 import { badRequest, notFound } from '../errors.js'
 import { issueCertificate, parseIssueRequest } from '../issuance.js'
-import type { KagiServices } from '../services.js'
+import type { RouteOptions } from './route-options.js'
 
 const listQuery = z.strictObject({
   user: z.string().trim().min(1).max(254).optional(),
@@ -38,8 +37,7 @@ export function certificateView(row: CertificateListRow, now = new Date()) {
 }
 
 /** /api/v1/certificates: issue (POST), list and fetch. Admin and MDM tokens. */
-export async function certificateRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {
-  const requireToken = tokenAuth(services.db)
+export async function certificateRoutes(app: FastifyInstance, { services, requireToken }: RouteOptions): Promise<void> {
   const adminOrMdm = requireToken('admin', 'mdm')
 
   app.post('/api/v1/certificates', { preHandler: adminOrMdm, bodyLimit: 128 * 1024 }, async (request, reply) => {

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { tokenAuth } from '../auth/bearer.js'
 import { ApiError } from '../errors.js'
 import type { CrlPublisher } from '../revocation/crl-publisher.js'
 import { parseRevokeRequest, revoke } from '../revocation/revoke.js'
-import type { KagiServices } from '../services.js'
+import type { RouteOptions } from './route-options.js'
 
 async function sendCrl(reply: FastifyReply, publisher: CrlPublisher, name: string): Promise<FastifyReply> {
   const crl = await publisher.get()
@@ -20,8 +19,7 @@ async function sendCrl(reply: FastifyReply, publisher: CrlPublisher, name: strin
 }
 
 /** Revocation over HTTP: revoke (admin), and the CRLs (public, DER, as PAN-OS 8+ expects). */
-export async function revocationRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {
-  const requireToken = tokenAuth(services.db)
+export async function revocationRoutes(app: FastifyInstance, { services, requireToken }: RouteOptions): Promise<void> {
   app.post<{ Params: { serial: string } }>('/api/v1/certificates/:serial/revoke', { preHandler: requireToken('admin'), bodyLimit: 4096 }, async (request) => {
     const reason = parseRevokeRequest(request.body)
     const result = await revoke(services, request.params.serial, reason, `token:${request.principal!.name}`)
