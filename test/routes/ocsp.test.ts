@@ -109,3 +109,28 @@ t.test('OCSP with the real openssl client', async (t) => {
     t.equal(wrongType.status, 415)
   })
 })
+
+t.test('OCSP refuses to speak for a retired issuing CA', async (t) => {
+  const { app, as, services, database } = await build(t)
+  const dir = tempDir(t)
+  const res = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload: { profile: 'user', user: 'old@example.com', csr: opensslCsr(dir.dir, 'ec:P-256') } })
+  const oldLeaf = dir.file('old.pem', res.json().certificate)
+  const oldIssuing = dir.file('old-issuing.pem', services.chainPem.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!)
+  // Replace the CA (as `kagi ca init --force` does); the old issuing CA becomes retired.
+  const { initCa } = await import('../../src/ca-loader.js')
+  const { createServices } = await import('../../src/services.js')
+  const { buildApp } = await import('../../src/app.js')
+  const { ca } = await initCa(database.db, services.config, services.config.caPassphrase!, { force: true })
+  t.equal(ca.retiredIssuing.length, 1)
+  const rotated = createServices(services.config, database.db, ca, { passphrase: services.config.caPassphrase, exportCrls: false })
+  await rotated.start()
+  t.teardown(() => rotated.stop())
+  const app2 = await buildApp(rotated)
+  t.teardown(() => app2.close())
+  const reqFile = `${dir.dir}/old-req.der`
+  t.equal(run('openssl', ['ocsp', '-issuer', oldIssuing, '-cert', oldLeaf, '-no_nonce', '-reqout', reqFile]).status, 0)
+  const answer = await app2.inject({ method: 'POST', url: '/ocsp', headers: { 'content-type': 'application/ocsp-request' }, payload: readFileSync(reqFile) })
+  t.equal(answer.statusCode, 200)
+  const text = run('openssl', ['ocsp', '-respin', dir.file('old-resp.der', answer.rawPayload), '-resp_text', '-noverify'])
+  t.match(text.stdout + text.stderr, /unauthorized/i, 'RFC 6960 §2.3: not authoritative for the retired CA')
+})
