@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { bitString, children, explicit, generalizedTime, octets, oid, readOid, readOne, seq, tlv, Tag, type Node } from './der.js'
 import { extension } from './extensions.js'
+import { OID } from './oids.js'
 import { reasonCode, type RevocationReason } from './revocation.js'
 import { serialToHex } from './serial.js'
 import type { Signer } from './signer.js'
@@ -22,15 +23,11 @@ export class OcspMalformedError extends Error {
 
 /** Hash algorithms a CertID may use, by OID: SHA-1 (what openssl sends) and SHA-2. */
 const hashByOid = new Map<string, string>([
-  ['1.3.14.3.2.26', 'sha1'],
-  ['2.16.840.1.101.3.4.2.1', 'sha256'],
-  ['2.16.840.1.101.3.4.2.2', 'sha384'],
-  ['2.16.840.1.101.3.4.2.3', 'sha512'],
+  [OID.sha1, 'sha1'],
+  [OID.sha256, 'sha256'],
+  [OID.sha384, 'sha384'],
+  [OID.sha512, 'sha512'],
 ])
-/** id-pkix-ocsp-basic (RFC 6960 §4.2.1). */
-const ID_PKIX_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1'
-/** id-pkix-ocsp-nonce (RFC 6960 §4.4.1, RFC 9654). */
-const ID_PKIX_OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2'
 /** Requests with more CertIDs than this are refused (a cheap bound on work per request). */
 const MAX_REQUESTS = 100
 /** RFC 9654 §2.1: Nonce ::= OCTET STRING (SIZE(1..128)). */
@@ -130,7 +127,7 @@ function readRequest(node: Node): OcspCertId {
 
 /** The nonce extension's extnValue contents, after the RFC 9654 §2.1 size check. */
 function readNonce(extensions: Map<string, Buffer>): Buffer | undefined {
-  const value = extensions.get(ID_PKIX_OCSP_NONCE)
+  const value = extensions.get(OID.ocspNonce)
   if (!value) return undefined
   // Nonce ::= OCTET STRING; very old clients put raw bytes directly in extnValue.
   let length = value.length
@@ -304,9 +301,9 @@ export function buildOcspResponse(input: {
   if (input.answers.length === 0) throw new RangeError('an OCSP response needs at least one answer')
   const keyHash = createHash('sha1').update(publicKeyBits(input.signer.publicKeyInfo)).digest()
   const parts = [explicit(2, octets(keyHash)), generalizedTime(input.producedAt), seq(...input.answers.map(singleResponse))]
-  if (input.nonce) parts.push(explicit(1, seq(extension(ID_PKIX_OCSP_NONCE, false, input.nonce))))
+  if (input.nonce) parts.push(explicit(1, seq(extension(OID.ocspNonce, false, input.nonce))))
   const tbs = seq(...parts)
   const signer = input.signer
   const basic = seq(tbs, signer.algorithm, bitString(signer.sign(tbs)), explicit(0, seq(input.responderCertificate)))
-  return ocspResponse(0, seq(oid(ID_PKIX_OCSP_BASIC), octets(basic)))
+  return ocspResponse(0, seq(oid(OID.ocspBasic), octets(basic)))
 }

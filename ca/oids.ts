@@ -22,8 +22,15 @@ export const OID = {
   // RFC 5280 §4.2.2.1 access methods
   ocsp: '1.3.6.1.5.5.7.48.1',
   caIssuers: '1.3.6.1.5.5.7.48.2',
-  // RFC 6960 §4.2.2.2.1
+  // RFC 6960 §4.2.1, §4.4.1, §4.2.2.2.1
+  ocspBasic: '1.3.6.1.5.5.7.48.1.1',
+  ocspNonce: '1.3.6.1.5.5.7.48.1.2',
   ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
+  // Hash algorithms (RFC 3279, RFC 5758): CertID hashes
+  sha1: '1.3.14.3.2.26',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
   // Microsoft UPN otherName, read by Windows and by PAN-OS "subject-alt:principal-name"
   userPrincipalName: '1.3.6.1.4.1.311.20.2.3',
   // RFC 3279 / RFC 5480 / RFC 4055 algorithms

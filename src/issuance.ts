@@ -19,6 +19,7 @@ import { platforms } from './db/database.js'
 import { upsertDevice } from './db/device-repository.js'
 import { badRequest } from './errors.js'
 import { newPkcs12Password } from './password.js'
+import { parseOrBadRequest } from './validation.js'
 
 /** The body of POST /api/v1/certificates (and `kagi issue`). */
 export const issueRequestSchema = z.strictObject({
@@ -48,17 +49,9 @@ export interface IssueResult {
   pkcs12Password?: string
 }
 
-/** Turns zod issues into one readable 400. */
+/** Validates an issuance body, with a readable 400. */
 export function parseIssueRequest(body: unknown): IssueRequestBody {
-  const parsed = issueRequestSchema.safeParse(body ?? {})
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    const path = issue.path.join('.')
-    const where = path && !issue.message.startsWith(path) && !issue.message.startsWith(path.split('.')[0]!) ? `${path}: ` : ''
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message
-    throw badRequest(`${where}${message}`, 'invalid_request')
-  }
-  return parsed.data
+  return parseOrBadRequest(issueRequestSchema, body ?? {})
 }
 
 /** Dependencies of the issuance service. */

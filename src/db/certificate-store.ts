@@ -4,6 +4,11 @@ import type { Database } from './database.js'
 
 const UNIQUE_VIOLATION = '23505'
 
+/** A duplicate serial becomes the core's SerialConflictError (the authority retries); anything else passes through. */
+function storeError(error: unknown, serial: string): unknown {
+  return (error as { code?: string }).code === UNIQUE_VIOLATION ? new SerialConflictError(serial) : error
+}
+
 interface Pending {
   cert: IssuedCertificate
   owner: CertificateOwner
@@ -77,7 +82,7 @@ export function createCertificateStore(db: Kysely<Database>, issuerSerial: () =>
           for (const p of batch) p.resolve()
         } catch (error) {
           if (batch.length === 1) {
-            batch[0]!.reject((error as { code?: string }).code === UNIQUE_VIOLATION ? new SerialConflictError(batch[0]!.cert.serial) : error)
+            batch[0]!.reject(storeError(error, batch[0]!.cert.serial))
           } else {
             // Isolate the failing row: write each alone, so the others still succeed.
             for (const p of batch) {
@@ -85,7 +90,7 @@ export function createCertificateStore(db: Kysely<Database>, issuerSerial: () =>
                 await write([p])
                 p.resolve()
               } catch (single) {
-                p.reject((single as { code?: string }).code === UNIQUE_VIOLATION ? new SerialConflictError(p.cert.serial) : single)
+                p.reject(storeError(single, p.cert.serial))
               }
             }
           }

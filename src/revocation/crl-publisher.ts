@@ -14,6 +14,10 @@ export interface PublishedCrl {
   entries: number
 }
 
+function publishedFromRow(row: NonNullable<Awaited<ReturnType<typeof loadCurrentCrl>>>): PublishedCrl {
+  return { der: Buffer.from(row.der), crlNumber: Number(row.crl_number), thisUpdate: new Date(row.this_update), nextUpdate: new Date(row.next_update), entries: row.entries }
+}
+
 /** One CA whose CRL kagi publishes. */
 export interface CrlAuthority {
   certificate: CertificateInfo
@@ -76,7 +80,7 @@ export class CrlPublisher {
   async init(): Promise<void> {
     await this.reconcileExport()
     const row = await loadCurrentCrl(this.db, this.caSerial)
-    if (row) this.current = { der: Buffer.from(row.der), crlNumber: Number(row.crl_number), thisUpdate: new Date(row.this_update), nextUpdate: new Date(row.next_update), entries: row.entries }
+    if (row) this.current = publishedFromRow(row)
     this.checkedAt = Date.now()
     if (!this.current || this.due() || this.carried.length > 0 || (await this.missesRevocations())) await this.regenerate()
   }
@@ -122,7 +126,7 @@ export class CrlPublisher {
       this.checkedAt = Date.now()
       const row = await loadCurrentCrl(this.db, this.caSerial)
       if (row && (!this.current || Number(row.crl_number) > this.current.crlNumber)) {
-        this.current = { der: Buffer.from(row.der), crlNumber: Number(row.crl_number), thisUpdate: new Date(row.this_update), nextUpdate: new Date(row.next_update), entries: row.entries }
+        this.current = publishedFromRow(row)
       }
     }
     return this.current

@@ -181,8 +181,9 @@ export class OcspService {
       if (error instanceof OcspMalformedError) return { der: ocspErrorResponse('malformedRequest') }
       throw error
     }
+    const ours = request.certIds.map((id) => certIdMatchesIssuer(id, this.hashes))
     // RFC 6960 §4.2.2.2: a delegated responder certificate speaks only for the CA that issued it.
-    if (request.certIds.some((id) => !certIdMatchesIssuer(id, this.hashes) && this.retired.some((h) => certIdMatchesIssuer(id, h)))) {
+    if (request.certIds.some((id, i) => !ours[i] && this.retired.some((h) => certIdMatchesIssuer(id, h)))) {
       return { der: ocspErrorResponse('unauthorized') }
     }
     const single = request.certIds.length === 1 && !request.nonce
@@ -194,12 +195,11 @@ export class OcspService {
     }
     const responder = await this.ensureResponder()
     const generation = this.generation
-    const ours = request.certIds.filter((id) => certIdMatchesIssuer(id, this.hashes)).map((id) => id.serial)
     const issuerSerial = serialToHex(this.deps.issuing.serial)
-    const rows = await this.lookup(ours, issuerSerial)
+    const rows = await this.lookup(request.certIds.filter((_, i) => ours[i]).map((id) => id.serial), issuerSerial)
     const nextUpdate = new Date(now.getTime() + this.deps.validityMs)
-    const answers: OcspSingleAnswer[] = request.certIds.map((certId) => {
-      const row = certIdMatchesIssuer(certId, this.hashes) ? rows.get(certId.serial) : undefined
+    const answers: OcspSingleAnswer[] = request.certIds.map((certId, i) => {
+      const row = ours[i] ? rows.get(certId.serial) : undefined
       let status: OcspCertStatus = { status: 'unknown' }
       if (row?.status === 'revoked') status = { status: 'revoked', revokedAt: new Date(row.revoked_at!), reason: row.revocation_reason as RevocationReason }
       else if (row) status = { status: 'good' }

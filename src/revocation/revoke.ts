@@ -3,6 +3,7 @@ import { normalizeSerial, revocationReasons, type RevocationReason } from '../..
 import { revokeCertificate, type RevocationResult } from '../db/revocation-repository.js'
 import { badRequest, notFound } from '../errors.js'
 import type { KagiServices } from '../services.js'
+import { parseOrBadRequest } from '../validation.js'
 
 /** Body of POST /api/v1/certificates/<serial>/revoke. */
 export const revokeRequestSchema = z.strictObject({
@@ -11,12 +12,7 @@ export const revokeRequestSchema = z.strictObject({
 
 /** Validates a revocation body into its reason, with a readable 400. */
 export function parseRevokeRequest(body: unknown): RevocationReason {
-  const parsed = revokeRequestSchema.safeParse(body ?? {})
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw badRequest(issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message, 'invalid_request')
-  }
-  return parsed.data.reason
+  return parseOrBadRequest(revokeRequestSchema, body ?? {}).reason
 }
 
 /** Listeners told of each new revocation (the OCSP cache drops its answer for the serial). */

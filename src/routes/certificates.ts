@@ -5,6 +5,7 @@ import { findCertificate, listCertificates, type CertificateListRow } from '../d
 import { badRequest, notFound } from '../errors.js'
 import { issueCertificate, parseIssueRequest } from '../issuance.js'
 import type { RouteOptions } from './route-options.js'
+import { parseOrBadRequest } from '../validation.js'
 
 const listQuery = z.strictObject({
   user: z.string().trim().min(1).max(254).optional(),
@@ -48,14 +49,10 @@ export async function certificateRoutes(app: FastifyInstance, { services, requir
   })
 
   app.get('/api/v1/certificates', { preHandler: adminOrMdm }, async (request) => {
-    const parsed = listQuery.safeParse(request.query)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      throw badRequest(issue.code === 'unrecognized_keys' ? `unknown query parameter(s): ${issue.keys.join(', ')}` : `${issue.path.join('.')}: ${issue.message}`, 'invalid_request')
-    }
+    const query = parseOrBadRequest(listQuery, request.query, 'query parameter(s)')
     const now = new Date()
-    const rows = await listCertificates(services.db, parsed.data, now)
-    return { certificates: rows.map((row) => certificateView(row, now)), limit: parsed.data.limit, offset: parsed.data.offset }
+    const rows = await listCertificates(services.db, query, now)
+    return { certificates: rows.map((row) => certificateView(row, now)), limit: query.limit, offset: query.offset }
   })
 
   app.get<{ Params: { serial: string } }>('/api/v1/certificates/:serial', { preHandler: adminOrMdm }, async (request) => {
