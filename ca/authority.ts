@@ -168,7 +168,7 @@ export class Authority {
       case 'hostname':
         return facts.hostname!
       case 'caName':
-        return `${this.caName} OCSP Responder`
+        return `${this.caName} ${profile.commonNameSuffix ?? 'Service'}`
     }
   }
 }

@@ -52,6 +52,12 @@ export const OID = {
   // RFC 2985 PKCS#9
   extensionRequest: '1.2.840.113549.1.9.14',
   challengePassword: '1.2.840.113549.1.9.7',
+  // RFC 5652 §4, §5, §11: CMS content types and signed attributes (signed .mobileconfig)
+  data: '1.2.840.113549.1.7.1',
+  signedData: '1.2.840.113549.1.7.2',
+  contentType: '1.2.840.113549.1.9.3',
+  messageDigest: '1.2.840.113549.1.9.4',
+  signingTime: '1.2.840.113549.1.9.5',
   // RFC 8018 PBES2
   pbes2: '1.2.840.113549.1.5.13',
   pbkdf2: '1.2.840.113549.1.5.12',

@@ -41,6 +41,11 @@ export interface Pkcs12Input {
   password: string
   /** PKCS#12 KDF iteration count for key encryption, certificate encryption and MAC; default 2048. */
   iterations?: number
+  /**
+   * Source of the PBE and MAC salts; default crypto.randomBytes. Tests inject a
+   * seeded source so that golden files are byte-exact.
+   */
+  random?: (size: number) => Buffer
 }
 
 /**
@@ -61,8 +66,13 @@ function kdf(password: string, salt: Buffer, id: 1 | 2 | 3, iterations: number, 
  * C: key = KDF id 1, 24 bytes; IV = KDF id 2, 8 bytes; PKCS#5 padding).
  * Returns the AlgorithmIdentifier (with pkcs-12PbeParams) and the ciphertext.
  */
-function encrypt(plaintext: Buffer, password: string, iterations: number): { algorithm: Buffer; ciphertext: Buffer } {
-  const salt = randomBytes(SALT_LENGTH)
+function encrypt(
+  plaintext: Buffer,
+  password: string,
+  iterations: number,
+  random: (size: number) => Buffer,
+): { algorithm: Buffer; ciphertext: Buffer } {
+  const salt = random(SALT_LENGTH)
   const cipher = createCipheriv('des-ede3-cbc', kdf(password, salt, 1, iterations, 24), kdf(password, salt, 2, iterations, 8))
   return {
     algorithm: seq(oid(OID.pbeSha1TripleDes), seq(octets(salt), int(iterations))),
@@ -100,6 +110,7 @@ const dataContentInfo = (content: Buffer): Buffer => seq(oid(OID.data), explicit
 export function buildPkcs12(input: Pkcs12Input): Buffer {
   const { privateKey, certificate, chain, friendlyName, password } = input
   const iterations = input.iterations ?? 2048
+  const random = input.random ?? randomBytes
   if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError(`bad PKCS#12 iteration count ${iterations}`)
   if (privateKey.type !== 'private') throw new TypeError('PKCS#12 needs a private key')
   if (!new X509Certificate(certificate).checkPrivateKey(privateKey)) {
@@ -116,7 +127,7 @@ export function buildPkcs12(input: Pkcs12Input): Buffer {
 
   // RFC 5652 §8 EncryptedData (version 0) holding the certificates' SafeContents;
   // encryptedContent is [0] IMPLICIT OCTET STRING.
-  const certs = encrypt(certContents, password, iterations)
+  const certs = encrypt(certContents, password, iterations, random)
   const encryptedCerts = seq(
     oid(OID.encryptedData),
     explicit(0, seq(int(0), seq(oid(OID.data), certs.algorithm, tlv(0x80, certs.ciphertext)))),
@@ -124,7 +135,7 @@ export function buildPkcs12(input: Pkcs12Input): Buffer {
 
   // §4.2.2 pkcs8ShroudedKeyBag: EncryptedPrivateKeyInfo (RFC 5208 §6) of the PKCS#8 DER.
   const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' })
-  const key = encrypt(pkcs8, password, iterations)
+  const key = encrypt(pkcs8, password, iterations, random)
   const keyContents = seq(safeBag(OID.shroudedKeyBag, seq(key.algorithm, octets(key.ciphertext)), attributes))
 
   // §4.1 AuthenticatedSafe: SEQUENCE OF ContentInfo (certificates, then key, as OpenSSL writes them).
@@ -132,7 +143,7 @@ export function buildPkcs12(input: Pkcs12Input): Buffer {
 
   // §4 MacData (computed as in §5.1): HMAC-SHA1 over the AuthenticatedSafe DER, key from KDF id 3
   // (Appendix B.3), 20 bytes. iterations DEFAULT 1 is omitted when 1 (DER).
-  const macSalt = randomBytes(SALT_LENGTH)
+  const macSalt = random(SALT_LENGTH)
   const mac = createHmac('sha1', kdf(password, macSalt, 3, iterations, 20)).update(authSafe).digest()
   const macData = seq(
     seq(seq(oid(OID.sha1), nullValue()), octets(mac)),

@@ -11,6 +11,7 @@ export const ocspSignerProfile: LeafProfile = {
   validityDays: 7,
   requires: [],
   subject: 'caName',
+  commonNameSuffix: 'OCSP Responder',
   subjectAltNames: [],
   keyUsage: { digitalSignature: true, keyEncipherment: false },
   extendedKeyUsage: ['1.3.6.1.5.5.7.3.9' /* id-kp-OCSPSigning */],

@@ -6,7 +6,7 @@
  */
 
 /** Leaf profiles kagi issues. */
-export type LeafProfileId = 'user' | 'device' | 'ocsp-signer'
+export type LeafProfileId = 'user' | 'device' | 'ocsp-signer' | 'profile-signer'
 
 /** Facts about the subject that kagi itself vouches for. */
 export type VerifiedField = 'email' | 'hostname' | 'deviceId'
@@ -38,6 +38,8 @@ export interface LeafProfile {
   /** Verified fields that must be present, or issuance is refused. */
   readonly requires: readonly VerifiedField[]
   readonly subject: SubjectSource
+  /** With subject `caName`: appended to KAGI_CA_NAME ("kagi OCSP Responder"). */
+  readonly commonNameSuffix?: string
   readonly subjectAltNames: readonly SanRule[]
   /**
    * keyUsage bits (RFC 5280 §4.2.1.3). `keyEncipherment: 'rsa'` sets it only

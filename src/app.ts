@@ -6,14 +6,22 @@ import { healthRoutes } from './routes/health.js'
 import { pkiRoutes } from './routes/pki.js'
 import { revocationRoutes } from './routes/revocation.js'
 import { ocspRoutes } from './routes/ocsp.js'
+import { mdmRoutes } from './routes/mdm.js'
 import type { KagiServices } from './services.js'
+import { signInMode, webRoutes } from './web/routes.js'
 
 /** Log paths that must never be written: tokens, passwords, keys. */
 export const redactPaths = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'SAMLResponse',
+  '*.SAMLResponse',
+  '_csrf',
+  '*._csrf',
   'pkcs12',
   'pkcs12Password',
+  'res.headers["x-kagi-pkcs12-password"]',
   'passphrase',
   'token',
   '*.pkcs12',
@@ -34,6 +42,8 @@ export interface AppOptions {
  * CA). It does not listen: server.ts does, tests use `inject`.
  */
 export async function buildApp(services: KagiServices, options: AppOptions = {}): Promise<FastifyInstance> {
+  // Checked before anything is built: production without SAML must not start.
+  signInMode(services.config)
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
@@ -60,5 +70,7 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   await app.register(certificateRoutes, { services, requireToken })
   await app.register(revocationRoutes, { services, requireToken })
   await app.register(ocspRoutes, { services })
+  await app.register(mdmRoutes, { services, requireToken })
+  await app.register(webRoutes, { services })
   return app
 }

@@ -66,7 +66,33 @@ const schema = z.object({
   KAGI_OCSP_VALIDITY: duration('KAGI_OCSP_VALIDITY', '1h', 60_000, 7 * 86_400_000),
   KAGI_LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   NODE_ENV: z.preprocess(emptyAsUndefined, z.string().optional()),
+  KAGI_SAML_IDP_METADATA: z.preprocess(emptyAsUndefined, z.string().optional()),
+  KAGI_SAML_ENTRY_POINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'must be the IdP\'s SAML 2.0 single sign-on URL (http:// or https://)' }).optional()),
+  KAGI_SAML_IDP_CERT: z.preprocess(emptyAsUndefined, z.string().optional()),
+  KAGI_SAML_IDP_ISSUER: z.preprocess(emptyAsUndefined, z.string().optional()),
+  KAGI_SAML_ADMIN_GROUPS: z.preprocess(emptyAsUndefined, z.string().default('')),
+  KAGI_SAML_EMAIL_ATTRIBUTE: z.preprocess(emptyAsUndefined, z.string().default('User.email,email,mail')),
+  KAGI_SAML_GROUPS_ATTRIBUTE: z.preprocess(emptyAsUndefined, z.string().default('memberOf,groups')),
+  KAGI_SAML_NAME_ATTRIBUTE: z.preprocess(emptyAsUndefined, z.string().default('displayName,User.FirstName+User.LastName')),
+  KAGI_SAML_IDP_INITIATED: z.preprocess(emptyAsUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
+  KAGI_SESSION_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters (random)').optional()),
+  KAGI_SESSION_IDLE: duration('KAGI_SESSION_IDLE', '30m', 60_000, 7 * 86_400_000),
+  KAGI_SESSION_MAX: duration('KAGI_SESSION_MAX', '12h', 5 * 60_000, 30 * 86_400_000),
+  KAGI_GP_PORTAL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be the GlobalProtect portal host name, such as vpn.example.com (no scheme or path)')
+      .optional(),
+  ),
+  KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
 })
+
+const list = (text: string): string[] =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 
 /** kagi's configuration, parsed once from the environment and frozen. */
 export interface Config {
@@ -87,7 +113,39 @@ export interface Config {
   ocspValidityMs: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   production: boolean
+  saml: SamlConfig
+  /** Secret for the session cookie; derived from the CA passphrase when unset. */
+  sessionSecret?: string
+  /** Session ends after this long without a request (default 30 min). */
+  sessionIdleMs: number
+  /** Session ends this long after sign-in, whatever the activity (default 12 h). */
+  sessionMaxMs: number
+  /** GlobalProtect portal address put into bundles (KAGI_GP_PORTAL). */
+  gpPortal?: string
+  /** iOS VPNSubType: the GlobalProtect app's VPN plug-in bundle id. */
+  gpVpnSubType: string
 }
+
+/** SAML sign-in settings (OneLogin or any SAML 2.0 IdP). */
+export interface SamlConfig {
+  /** IdP metadata XML: a file path or an http(s) URL. */
+  idpMetadata?: string
+  /** Or: the IdP's single sign-on URL and signing certificate (PEM text, base64 or a file path). */
+  entryPoint?: string
+  idpCert?: string
+  /** Expected Issuer of responses (from the metadata's entityID when not set). */
+  idpIssuer?: string
+  adminGroups: string[]
+  emailAttributes: string[]
+  groupsAttributes: string[]
+  /** Display-name candidates; "A+B" joins two attributes with a space. */
+  nameAttributes: string[]
+  /** Accept responses without a matching AuthnRequest (off by default: they enable login CSRF and replay). */
+  idpInitiated: boolean
+}
+
+/** True when SAML sign-in is configured. */
+export const samlConfigured = (config: Pick<Config, 'saml'>): boolean => Boolean(config.saml.idpMetadata || (config.saml.entryPoint && config.saml.idpCert))
 
 function hostForUrl(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
@@ -108,6 +166,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (e.KAGI_CA_PASSPHRASE && e.KAGI_CA_PASSPHRASE_FILE) {
     throw new ConfigError('invalid configuration:\n  set KAGI_CA_PASSPHRASE or KAGI_CA_PASSPHRASE_FILE, not both')
   }
+  if (Boolean(e.KAGI_SAML_ENTRY_POINT) !== Boolean(e.KAGI_SAML_IDP_CERT) && !e.KAGI_SAML_IDP_METADATA) {
+    throw new ConfigError('invalid configuration:\n  KAGI_SAML_ENTRY_POINT and KAGI_SAML_IDP_CERT go together (or set KAGI_SAML_IDP_METADATA instead)')
+  }
   const publicUrl = (e.KAGI_PUBLIC_URL ?? `http://${hostForUrl(e.HOST)}:${e.PORT}`).replace(/\/+$/, '')
   return Object.freeze({
     port: e.PORT,
@@ -124,5 +185,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     ocspValidityMs: e.KAGI_OCSP_VALIDITY,
     logLevel: e.KAGI_LOG_LEVEL,
     production: e.NODE_ENV === 'production',
+    saml: Object.freeze({
+      idpMetadata: e.KAGI_SAML_IDP_METADATA,
+      entryPoint: e.KAGI_SAML_ENTRY_POINT,
+      idpCert: e.KAGI_SAML_IDP_CERT,
+      idpIssuer: e.KAGI_SAML_IDP_ISSUER,
+      adminGroups: list(e.KAGI_SAML_ADMIN_GROUPS),
+      emailAttributes: list(e.KAGI_SAML_EMAIL_ATTRIBUTE),
+      groupsAttributes: list(e.KAGI_SAML_GROUPS_ATTRIBUTE),
+      nameAttributes: list(e.KAGI_SAML_NAME_ATTRIBUTE),
+      idpInitiated: e.KAGI_SAML_IDP_INITIATED === 'true',
+    }),
+    sessionSecret: e.KAGI_SESSION_SECRET,
+    sessionIdleMs: e.KAGI_SESSION_IDLE,
+    sessionMaxMs: e.KAGI_SESSION_MAX,
+    gpPortal: e.KAGI_GP_PORTAL,
+    gpVpnSubType: e.KAGI_GP_VPN_SUBTYPE,
   })
 }

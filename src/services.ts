@@ -9,6 +9,8 @@ import type { IssuanceDeps } from './issuance.js'
 import { CrlPublisher, issuingCrlAuthority, type Log } from './revocation/crl-publisher.js'
 import { join } from 'node:path'
 import { OcspService } from './revocation/ocsp-service.js'
+import { sessionKey } from './auth/session.js'
+import { ProfileSignerService } from './profile-signer.js'
 import { listenForRevocations } from './revocation/revocation-events.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
@@ -18,6 +20,10 @@ export interface KagiServices extends IssuanceDeps {
   crl: { issuing: CrlPublisher; root: CrlPublisher }
   ocsp: OcspService
   log: Log
+  /** Signs configuration profiles (issued on first use). */
+  profileSigner: ProfileSignerService
+  /** Key of the session cookie (see auth/session.ts). */
+  sessionKey: Buffer
   /** Called with the serial of every new revocation (OCSP cache invalidation). */
   onRevoked: ((serial: string) => void)[]
   /** Signs due CRLs now and from time to time; call once the database is ready. */
@@ -85,6 +91,8 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     crl,
     log,
     ocsp,
+    sessionKey: sessionKey(config, options.passphrase),
+    profileSigner: new ProfileSignerService(db, { authority, chain: [ca.issuing.der, ca.root.der], passphrase: options.passphrase ?? '', log, now }),
     onRevoked: [(serial) => ocsp.invalidate(serial)],
     async start() {
       await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder()])

@@ -8,6 +8,8 @@ import { runtimeServices } from '../runtime.js'
 import { withRuntime, type Command, type Flags } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
+import { bundlePlatforms, type BundlePlatform } from '../../enrollment/bundle-types.js'
+import { issueDeviceBundle } from '../device-bundles.js'
 import { createHash } from 'node:crypto'
 
 export type { Flags } from './command.js'
@@ -220,6 +222,46 @@ export const commands: Record<string, Command> = {
           writeFileSync(`${prefix}.p12`, Buffer.from(result.pkcs12, 'base64'), { mode: 0o600 })
           out(`wrote ${prefix}.p12 (mode 0600); its one-time password, not stored anywhere:`)
           out(result.pkcs12Password)
+        }
+        return 0
+      })
+    },
+  },
+  bundle: {
+    summary: 'issue a certificate and write the platform\'s enrollment bundle (.mobileconfig, .ps1, .onc, .zip)',
+    usage:
+      'kagi bundle --user EMAIL --platform macos|ios|windows|chromeos|android (--device ID_OR_SERIAL | --device-name NAME) [--profile user|device] [--hostname H] [--renew] [--unsigned] --out FILE',
+    run: (config, _args, flags) => {
+      const out_ = need(flags, 'out', 'where to write the bundle')
+      const platform = need(flags, 'platform', bundlePlatforms.join(', '))
+      if (!bundlePlatforms.includes(platform as BundlePlatform)) throw new UsageError(`--platform must be one of ${bundlePlatforms.join(', ')}`)
+      const email = need(flags, 'user', 'the employee email')
+      const profile = (flags.profile as string | undefined) ?? 'user'
+      if (profile !== 'user' && profile !== 'device') throw new UsageError('--profile must be user or device')
+      const device = typeof flags.device === 'string' ? flags.device : undefined
+      const deviceName = typeof flags['device-name'] === 'string' ? flags['device-name'] : undefined
+      if (!device && !deviceName) throw new UsageError('--device (kagi device id or serial number) or --device-name is required')
+      return withRuntime(config, 'kagi bundle', async (runtime) => {
+        const services = (await runtimeServices(runtime))!
+        info(`generating an rsa-2048 key and a ${platform} bundle for ${email}...`)
+        const result = await issueDeviceBundle(services, {
+          platform: platform as BundlePlatform,
+          email,
+          device,
+          deviceName,
+          profile,
+          hostname: typeof flags.hostname === 'string' ? flags.hostname : undefined,
+          renew: flags.renew === true,
+          signed: flags.unsigned !== true,
+          actor: 'cli',
+        })
+        writeFileSync(out_, result.bundle.body, { mode: 0o600 })
+        out(`serial ${result.serial}, device ${result.deviceId}`)
+        out(`wrote ${out_} (${result.bundle.contentType}, mode 0600; it holds a private key)`)
+        if (result.superseded.length) out(`revoked as superseded: ${result.superseded.join(', ')}`)
+        if (result.bundle.pkcs12Password) {
+          out('its one-time PKCS#12 password, not stored anywhere:')
+          out(result.bundle.pkcs12Password)
         }
         return 0
       })

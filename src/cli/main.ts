@@ -6,8 +6,8 @@ import { DataDirLockedError } from '../db/data-dir-lock.js'
 import { ApiError } from '../errors.js'
 import { info, out, UsageError } from './output.js'
 
-const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der']
-const booleanOptions = ['force', 'pem', 'help', 'dry-run']
+const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der', 'device']
+const booleanOptions = ['force', 'pem', 'help', 'dry-run', 'renew', 'unsigned']
 const cliOptions = Object.fromEntries([
   ...stringOptions.map((name) => [name, { type: 'string' as const }]),
   ...booleanOptions.map((name) => [name, { type: 'boolean' as const }]),

@@ -89,6 +89,27 @@ export interface OcspResponderTable {
   created_at: Generated<Date>
 }
 
+export interface SamlRequestTable {
+  id: string
+  created_at: Generated<Date>
+}
+
+export interface SamlAssertionTable {
+  id: string
+  issuer: string
+  expires_at: Timestamp
+  consumed_at: Generated<Date>
+}
+
+export interface ProfileSignerTable {
+  serial: string
+  ca_serial: string
+  der: Buffer
+  encrypted_key: string
+  not_after: Timestamp
+  created_at: Generated<Date>
+}
+
 /** The schema as kysely sees it: table name → row type. */
 export interface Database {
   ca_certificate: CaCertificateTable
@@ -99,6 +120,9 @@ export interface Database {
   audit_event: AuditEventTable
   crl_current: CrlCurrentTable
   ocsp_responder: OcspResponderTable
+  saml_request: SamlRequestTable
+  saml_assertion: SamlAssertionTable
+  profile_signer: ProfileSignerTable
 }
 
 export type CertificateRow = Selectable<CertificateTable>

@@ -47,3 +47,50 @@ export async function upsertDevice(db: Executor, userId: string, device: DeviceI
     .returningAll()
     .executeTakeFirstOrThrow()
 }
+
+/** A device with its certificates, newest first, for the enrollment page. */
+export interface DeviceWithCertificates {
+  id: string
+  name: string
+  platform: Platform
+  hostname: string | null
+  certificates: { serial: string; profile: string; status: 'active' | 'revoked'; notAfter: Date; issuedAt: Date }[]
+}
+
+/** The user's devices with their certificates (bounded: a person has a handful of devices). */
+export async function devicesOfUser(db: Kysely<Database>, userId: string, limit = 50): Promise<DeviceWithCertificates[]> {
+  const devices = await db.selectFrom('device').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').limit(limit).execute()
+  if (devices.length === 0) return []
+  const certificates = await db
+    .selectFrom('certificate')
+    .select(['serial', 'profile', 'status', 'not_after', 'issued_at', 'device_id'])
+    .where('user_id', '=', userId)
+    .where(
+      'device_id',
+      'in',
+      devices.map((d) => d.id),
+    )
+    .orderBy('issued_at', 'desc')
+    .limit(limit * 20)
+    .execute()
+  return devices.map((device) => ({
+    id: device.id,
+    name: device.name,
+    platform: device.platform,
+    hostname: device.hostname,
+    certificates: certificates
+      .filter((c) => c.device_id === device.id)
+      .map((c) => ({ serial: c.serial, profile: c.profile, status: c.status, notAfter: new Date(c.not_after), issuedAt: new Date(c.issued_at) })),
+  }))
+}
+
+/** A device of this owner, or undefined (also when it belongs to someone else). */
+export async function findOwnedDevice(db: Kysely<Database>, userId: string, deviceId: string) {
+  return db.selectFrom('device').selectAll().where('id', '=', deviceId).where('user_id', '=', userId).executeTakeFirst()
+}
+
+/** Serials of the device's certificates that are still active. */
+export async function activeSerialsOfDevice(db: Kysely<Database>, deviceId: string): Promise<string[]> {
+  const rows = await db.selectFrom('certificate').select('serial').where('device_id', '=', deviceId).where('status', '=', 'active').execute()
+  return rows.map((r) => r.serial)
+}

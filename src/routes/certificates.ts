@@ -3,7 +3,8 @@ import { z } from 'zod'
 import { derToPem, normalizeSerial } from '../../ca/index.js'
 import { findCertificate, listCertificates, type CertificateListRow } from '../db/certificate-query.js'
 import { badRequest, notFound } from '../errors.js'
-import { issueCertificate, parseIssueRequest } from '../issuance.js'
+import { bundleFor } from '../bundles.js'
+import { issue, issueCertificate, parseIssueRequest } from '../issuance.js'
 import type { RouteOptions } from './route-options.js'
 import { parseOrBadRequest } from '../validation.js'
 
@@ -43,6 +44,13 @@ export async function certificateRoutes(app: FastifyInstance, { services, requir
 
   app.post('/api/v1/certificates', { preHandler: adminOrMdm, bodyLimit: 128 * 1024 }, async (request, reply) => {
     const body = parseIssueRequest(request.body)
+    if (body.bundle) {
+      const { result, credential } = await issue(services, body, `token:${request.principal!.name}`)
+      const bundle = await bundleFor(services, body.bundle, credential!, { signed: body.signed ?? true })
+      request.log.info({ serial: result.serial, profile: body.profile, deviceId: result.deviceId, bundle: body.bundle }, 'certificate issued as a bundle')
+      const view = { platform: body.bundle, filename: bundle.filename, contentType: bundle.contentType, data: bundle.body.toString('base64'), pkcs12Password: bundle.pkcs12Password }
+      return reply.code(201).header('cache-control', 'no-store').send({ ...result, bundle: view })
+    }
     const result = await issueCertificate(services, body, `token:${request.principal!.name}`)
     request.log.info({ serial: result.serial, profile: body.profile, deviceId: result.deviceId, keyGenerated: Boolean(result.pkcs12) }, 'certificate issued')
     return reply.code(201).header('cache-control', 'no-store').send(result)

@@ -1,0 +1,105 @@
+import { ValidateInResponseTo, type Profile } from '@node-saml/node-saml'
+import { Strategy as SamlStrategy } from '@node-saml/passport-saml'
+import type { Authenticator } from '@fastify/passport'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { KagiServices } from '../services.js'
+import { resolveIdp } from './saml-idp.js'
+import { checkAssertionFacts, identityFromProfile, SignInError, type SignedInUser } from './saml-identity.js'
+import { REQUEST_TTL_MS, consumeAssertion, samlRequestCache } from './saml-store.js'
+import { completeSignIn, recordRefusedSignIn } from './sign-in.js'
+
+/** The SP's fixed names (a contract): metadata URL = entityID, and the ACS. */
+export const samlPaths = { metadata: '/auth/saml/metadata', login: '/auth/saml/login', acs: '/auth/saml/acs' } as const
+
+/** Renders a refusal page; supplied by the web layer so the SAML code stays free of HTML. */
+export type SignInFailure = (request: FastifyRequest, reply: FastifyReply, message: string) => FastifyReply
+
+/**
+ * SAML 2.0 Web Browser SSO (SP-initiated, HTTP-Redirect request, HTTP-POST
+ * response) through @node-saml/passport-saml. node-saml checks the XML
+ * signature against the configured IdP certificates only, the audience, the
+ * time conditions (60 s skew) and InResponseTo; kagi adds Recipient,
+ * Destination and one-time use of each assertion.
+ */
+export async function samlRoutes(
+  app: FastifyInstance,
+  { services, authenticator, failure }: { services: KagiServices; authenticator: InstanceType<typeof Authenticator>; failure: SignInFailure },
+): Promise<void> {
+  const { config, db } = services
+  const idp = await resolveIdp(config.saml)
+  const spEntityId = `${config.publicUrl}${samlPaths.metadata}`
+  const acsUrl = `${config.publicUrl}${samlPaths.acs}`
+  const strategy = new SamlStrategy(
+    {
+      name: 'saml',
+      entryPoint: idp.entryPoint,
+      issuer: spEntityId,
+      callbackUrl: acsUrl,
+      audience: spEntityId,
+      idpCert: idp.certificates,
+      idpIssuer: idp.issuer,
+      wantAssertionsSigned: true,
+      // OneLogin signs the assertion; a signature on the Response as well is checked when present.
+      wantAuthnResponseSigned: false,
+      validateInResponseTo: config.saml.idpInitiated ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
+      requestIdExpirationPeriodMs: REQUEST_TTL_MS,
+      cacheProvider: samlRequestCache(db),
+      acceptedClockSkewMs: 60_000,
+      maxAssertionAgeMs: 0,
+      signatureAlgorithm: 'sha256',
+      digestAlgorithm: 'sha256',
+      identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+      // Leave the authentication method (password + MFA) to OneLogin's policy.
+      disableRequestedAuthnContext: true,
+      passReqToCallback: false,
+    },
+    (profile: Profile | null, done: (error: Error | null, user?: Record<string, unknown>) => void) => {
+      verifyProfile(profile)
+        .then((user) => done(null, { ...user }))
+        .catch((error: Error) => done(error))
+    },
+    (_profile: Profile | null, done: (error: Error | null) => void) => done(null),
+  )
+
+  async function verifyProfile(profile: Profile | null): Promise<SignedInUser> {
+    if (!profile) throw new SignInError('the IdP sent no assertion')
+    if (!config.saml.idpInitiated && !profile.inResponseTo) throw new SignInError('unsolicited (IdP-initiated) responses are not accepted; start at kagi')
+    // node-saml checks the Issuer only on logout messages (idpIssuer); the signed assertion's Issuer is checked here.
+    if (idp.issuer && profile.issuer !== idp.issuer) throw new SignInError(`the assertion was issued by "${String(profile.issuer).slice(0, 120)}", not the configured IdP ${idp.issuer}`)
+    const facts = checkAssertionFacts(profile, acsUrl, new Date())
+    const user = identityFromProfile(profile, config.saml)
+    if (!(await consumeAssertion(db, facts.id, facts.issuer, facts.expiresAt))) throw new SignInError('this assertion was already used (replay)')
+    return user
+  }
+
+  authenticator.use('saml', strategy as never)
+
+  app.get(samlPaths.metadata, async (_request, reply) =>
+    reply.type('application/samlmetadata+xml').send(strategy.generateServiceProviderMetadata(null, null)),
+  )
+
+  app.get(samlPaths.login, { preValidation: authenticator.authenticate('saml', { session: false }), config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async () => {})
+
+  app.post(
+    samlPaths.acs,
+    {
+      config: { rateLimit: { max: 30, timeWindow: 60_000 } },
+      preValidation: authenticator.authenticate('saml', async (request, reply, error, user) => {
+        if (error || !user) {
+          const message = error ? describe(error) : 'the IdP did not sign you in'
+          await recordRefusedSignIn(db, request, message)
+          return failure(request, reply, message)
+        }
+        await completeSignIn(db, request, user as SignedInUser, 'saml')
+        return reply.redirect('/', 303)
+      }),
+    },
+    async (_request, reply) => reply,
+  )
+}
+
+/** node-saml's messages are short and safe to show ("Invalid signature", "SAML assertion expired"). */
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  return message.split('\n')[0]!.slice(0, 200)
+}

@@ -1,0 +1,24 @@
+import type { FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import { upsertUser } from '../db/user-repository.js'
+import type { SignedInUser } from './saml-identity.js'
+import { signIn, type SessionUser } from './session.js'
+
+/** Records a sign-in: the user (with the IdP's display name), a fresh session and an audit event. */
+export async function completeSignIn(db: Kysely<Database>, request: FastifyRequest, user: SignedInUser, via: SessionUser['via']): Promise<SessionUser> {
+  await upsertUser(db, user.email, user.name)
+  const sessionUser = await signIn(request, user, via)
+  await db
+    .insertInto('audit_event')
+    .values({ actor: `user:${user.email}`, action: 'auth.signed-in', serial: null, details: JSON.stringify({ via, admin: user.admin, groups: user.groups.slice(0, 20) }) })
+    .execute()
+  request.log.info({ user: user.email, admin: user.admin, via }, 'signed in')
+  return sessionUser
+}
+
+/** Records a refused sign-in (the reason, never the message itself). */
+export async function recordRefusedSignIn(db: Kysely<Database>, request: FastifyRequest, reason: string): Promise<void> {
+  request.log.warn({ reason }, 'sign-in refused')
+  await db.insertInto('audit_event').values({ actor: `ip:${request.ip}`, action: 'auth.sign-in-refused', serial: null, details: JSON.stringify({ reason }) }).execute()
+}

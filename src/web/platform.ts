@@ -1,0 +1,25 @@
+import type { Platform } from '../db/database.js'
+
+/**
+ * Guesses the platform from the User-Agent. Order matters: ChromeOS and
+ * Android browsers also say "Linux", iPadOS Safari says "Macintosh" (a
+ * script on the page corrects that from touch support).
+ */
+export function detectPlatform(userAgent: string | undefined): Platform | undefined {
+  const ua = userAgent ?? ''
+  if (/\bCrOS\b/.test(ua)) return 'chromeos'
+  if (/\b(iPhone|iPad|iPod)\b/.test(ua)) return 'ios'
+  if (/\bAndroid\b/.test(ua)) return 'android'
+  if (/\bWindows\b/.test(ua)) return 'windows'
+  if (/\bMacintosh\b|\bMac OS X\b/.test(ua)) return 'macos'
+  return undefined
+}
+
+/** Names shown for each platform. */
+export const platformNames: Record<Platform, string> = {
+  macos: 'macOS',
+  ios: 'iOS / iPadOS',
+  windows: 'Windows',
+  chromeos: 'ChromeOS',
+  android: 'Android',
+}
