@@ -137,7 +137,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     return sendPage(
       reply,
       ctx,
-      homeView(ctx, { user, csrf, detected: detectPlatform(request.headers['user-agent']), devices, notice: flash, portalConfigured: Boolean(config.gpPortal), ...extra }),
+      homeView(ctx, { user, csrf, detected: detectPlatform(request.headers['user-agent']), devices, notice: flash, portal: config.gpPortal, organization: config.caName, ...extra }),
       status,
     )
   }
@@ -175,7 +175,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       return sendPage(
         reply,
         ctx,
-        readyView(ctx, { user, csrf: await reply.generateCsrf(), platform: form.platform, kind: form.kind, ...bundle }),
+        readyView(ctx, { user, csrf: await reply.generateCsrf(), platform: form.platform, kind: form.kind, portal: config.gpPortal, organization: config.caName, ...bundle }),
       )
     },
   )

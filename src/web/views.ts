@@ -57,7 +57,9 @@ export interface HomeModel {
   notice?: string
   error?: string
   form?: EnrollFormValues
-  portalConfigured: boolean
+  /** KAGI_GP_PORTAL and KAGI_CA_NAME, named in the steps. */
+  portal?: string
+  organization: string
 }
 
 function userHeader(ctx: PageContext, model: { user: SessionUser; csrf: string }): Html {
@@ -105,9 +107,10 @@ ${device.certificates.some((c) => c.status === 'active')
   )}`
 }
 
-function allInstructions(ctx: PageContext, detected: Platform | undefined): Html {
+function allInstructions(ctx: PageContext, model: HomeModel): Html {
+  const detected = model.detected
   return html`<h2>${t(ctx, 'instructionsTitle')}</h2>${platforms.map(
-    (p) => html`<details${p === detected ? html` open` : html``}><summary>${platformNames[p]}</summary><ol>${bundleInstructions(p, 'user', ctx.lang).map((step) => html`<li>${step}</li>`)}</ol></details>`,
+    (p) => html`<details${p === detected ? html` open` : html``}><summary>${platformNames[p]}</summary><ol>${bundleInstructions(p, 'user', ctx.lang, { portal: model.portal, organization: model.organization }).map((step) => html`<li>${step}</li>`)}</ol></details>`,
   )}`
 }
 
@@ -119,7 +122,7 @@ export function homeView(ctx: PageContext, model: HomeModel): Html {
     t(ctx, 'title'),
     html`<p>${t(ctx, 'signedInAs')} <strong>${who}</strong>${model.user.via === 'development' ? html` <span class="muted">(${t(ctx, 'devSignInTitle')})</span>` : html``}${model.user.admin ? html` · <a href="/admin">${t(ctx, 'adminLink')}</a>` : html``}</p>
 ${notice(ctx, model.notice)}${enrollForm(ctx, model)}
-<h2>${t(ctx, 'devicesTitle')}</h2>${deviceList(ctx, model)}${model.portalConfigured ? html`` : html`<p class="muted">${t(ctx, 'noPortal')}</p>`}${allInstructions(ctx, model.detected)}`,
+<h2>${t(ctx, 'devicesTitle')}</h2>${deviceList(ctx, model)}${model.portal ? html`` : html`<p class="muted">${t(ctx, 'noPortal')}</p>`}${allInstructions(ctx, model)}`,
     userHeader(ctx, model),
   )
 }
@@ -127,7 +130,7 @@ ${notice(ctx, model.notice)}${enrollForm(ctx, model)}
 /** After enrollment: the download (a data: link the page clicks itself), the one-time password where needed, the steps. */
 export function readyView(
   ctx: PageContext,
-  model: { user: SessionUser; csrf: string; platform: Platform; kind: 'user' | 'device'; filename: string; contentType: string; body: Buffer; pkcs12Password?: string },
+  model: { user: SessionUser; csrf: string; platform: Platform; kind: 'user' | 'device'; filename: string; contentType: string; body: Buffer; pkcs12Password?: string; portal?: string; organization: string },
 ): Html {
   const href = `data:${model.contentType};base64,${model.body.toString('base64')}`
   return page(
@@ -136,7 +139,7 @@ export function readyView(
     html`<h2>${t(ctx, 'readyTitle')}</h2><p><a class="button" id="download" href="${href}" download="${model.filename}">${t(ctx, 'readyDownload', { file: model.filename })}</a></p>
 <p class="muted">${t(ctx, 'readyAuto')}</p>
 ${model.pkcs12Password ? html`<p>${t(ctx, 'passwordLabel')}<br><span class="password" id="pkcs12-password">${model.pkcs12Password}</span></p>` : html``}
-<h2>${t(ctx, 'installTitle')}: ${platformNames[model.platform]}</h2><ol>${bundleInstructions(model.platform, model.kind, ctx.lang).map((step) => html`<li>${step}</li>`)}</ol>
+<h2>${t(ctx, 'installTitle')}: ${platformNames[model.platform]}</h2><ol>${bundleInstructions(model.platform, model.kind, ctx.lang, { portal: model.portal, filename: model.filename, organization: model.organization }).map((step) => html`<li>${step}</li>`)}</ol>
 <p><a href="/">${t(ctx, 'back')}</a></p>
 <script nonce="${ctx.nonce}">document.getElementById('download').click()</script>`,
     userHeader(ctx, model),

@@ -1,5 +1,8 @@
 import t from 'tap'
+import { join } from 'node:path'
+import { derToPem } from '../../ca/index.js'
 import { build } from '../helper.js'
+import { run, tempDir } from '../support/openssl.js'
 
 const url = (platform: string, query: string) => `/api/v1/mdm/profiles/${platform}?${query}`
 
@@ -10,6 +13,10 @@ t.test('an MDM fetches an iOS profile for a new device; fetching again does not 
   t.equal(first.headers['content-type'], 'application/x-apple-aspen-config')
   t.match(first.headers['content-disposition'], /\.mobileconfig"/)
   t.equal(first.rawPayload[0], 0x30, 'signed by default (DER CMS)')
+  // The profile-signing certificate chains to kagi's root; no `-purpose any` needed (emailProtection EKU).
+  const dir = tempDir(t)
+  const verified = run('openssl', ['cms', '-verify', '-inform', 'DER', '-in', dir.file('p.mobileconfig', first.rawPayload), '-CAfile', dir.file('root.pem', derToPem(services.ca.root.der, 'CERTIFICATE')), '-out', join(dir.dir, 'p.plist')])
+  t.equal(verified.status, 0, verified.stderr)
   const serial = first.headers['x-kagi-serial'] as string
   const deviceId = first.headers['x-kagi-device-id'] as string
   const device = await services.db.selectFrom('device').selectAll().where('id', '=', deviceId).executeTakeFirstOrThrow()
