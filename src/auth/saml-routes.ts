@@ -1,4 +1,4 @@
-import { ValidateInResponseTo, type Profile } from '@node-saml/node-saml'
+import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml'
 import { Strategy as SamlStrategy } from '@node-saml/passport-saml'
 import type { Authenticator } from '@fastify/passport'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -10,6 +10,31 @@ import { completeSignIn, recordRefusedSignIn } from './sign-in.js'
 
 /** The SP's fixed names (a contract): metadata URL = entityID, and the ACS. */
 export const samlPaths = { metadata: '/auth/saml/metadata', login: '/auth/saml/login', acs: '/auth/saml/acs' } as const
+
+const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'
+
+/**
+ * The SP metadata (SAML 2.0 Metadata §2.4.4) for kagi's public URL. Served
+ * even before SAML is configured: an administrator registers kagi at
+ * OneLogin with it, and only then has the IdP metadata kagi needs.
+ */
+export function spMetadata(publicUrl: string): string {
+  const describe = new SAML({
+    issuer: `${publicUrl}${samlPaths.metadata}`,
+    callbackUrl: `${publicUrl}${samlPaths.acs}`,
+    // Metadata does not involve the IdP; the option is mandatory for the constructor only.
+    idpCert: 'not-used-for-metadata',
+    identifierFormat: EMAIL_FORMAT,
+    wantAssertionsSigned: true,
+  })
+  return describe.generateServiceProviderMetadata(null, null)
+}
+
+/** GET /auth/saml/metadata. */
+export async function samlMetadataRoute(app: FastifyInstance, { publicUrl }: { publicUrl: string }): Promise<void> {
+  const xml = spMetadata(publicUrl)
+  app.get(samlPaths.metadata, async (_request, reply) => reply.type('application/samlmetadata+xml').header('cache-control', 'public, max-age=300').send(xml))
+}
 
 /** Renders a refusal page; supplied by the web layer so the SAML code stays free of HTML. */
 export type SignInFailure = (request: FastifyRequest, reply: FastifyReply, message: string) => FastifyReply
@@ -48,7 +73,7 @@ export async function samlRoutes(
       maxAssertionAgeMs: 0,
       signatureAlgorithm: 'sha256',
       digestAlgorithm: 'sha256',
-      identifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+      identifierFormat: EMAIL_FORMAT,
       // Leave the authentication method (password + MFA) to OneLogin's policy.
       disableRequestedAuthnContext: true,
       passReqToCallback: false,
@@ -73,10 +98,6 @@ export async function samlRoutes(
   }
 
   authenticator.use('saml', strategy as never)
-
-  app.get(samlPaths.metadata, async (_request, reply) =>
-    reply.type('application/samlmetadata+xml').send(strategy.generateServiceProviderMetadata(null, null)),
-  )
 
   app.get(samlPaths.login, { preValidation: authenticator.authenticate('saml', { session: false }), config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async () => {})
 

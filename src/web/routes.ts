@@ -3,7 +3,7 @@ import fastifyFormbody from '@fastify/formbody'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { samlRoutes } from '../auth/saml-routes.js'
+import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
 import { registerSessions } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
 import { bundleFor } from '../bundles.js'
@@ -89,6 +89,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     return sendPage(reply, context(request), signInFailedView(context(request), message), status === 403 && !e.code?.startsWith('FST_CSRF') ? 403 : status)
   })
 
+  await app.register(samlMetadataRoute, { publicUrl: config.publicUrl })
   if (mode === 'saml') {
     await app.register(samlRoutes, {
       services,

@@ -198,5 +198,8 @@ t.test('no SAML: production refuses to start; a non-loopback listener offers no 
   t.teardown(() => app.close())
   const res = await app.inject({ method: 'GET', url: '/' })
   t.match(res.body, /Sign-in is not configured/)
+  const metadata = await app.inject({ method: 'GET', url: '/auth/saml/metadata' })
+  t.equal(metadata.statusCode, 200, 'SP metadata is there to register kagi at the IdP before SAML is configured')
+  t.match(metadata.body, 'entityID="http://kagi.test/auth/saml/metadata"')
   t.equal((await app.inject({ method: 'POST', url: '/auth/dev-login', payload: 'email=a@b.co', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).statusCode, 404)
 })
