@@ -7,6 +7,7 @@ import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
 import { registerSessions } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
 import { bundleFor } from '../bundles.js'
+import { isCertificateEmail } from '../../ca/index.js'
 import { ConfigError, samlConfigured } from '../config.js'
 import { platforms } from '../db/database.js'
 import { activeSerialsOfDevice, devicesOfUser, findOwnedDevice } from '../db/device-repository.js'
@@ -86,7 +87,8 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       : status === 429
         ? 'Too many attempts. Wait a minute and try again.'
         : body.error.message
-    return sendPage(reply, context(request), signInFailedView(context(request), message), status === 403 && !e.code?.startsWith('FST_CSRF') ? 403 : status)
+    const ctx = context(request)
+    return sendPage(reply, ctx, signInFailedView(ctx, message, request.url.startsWith('/auth/') ? 'signInFailed' : 'errorTitle'), status)
   })
 
   await app.register(samlMetadataRoute, { publicUrl: config.publicUrl })
@@ -102,7 +104,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       const form = devLoginForm.safeParse(request.body ?? {})
       if (!form.success) return sendPage(reply, context(request), signInView(context(request), mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
       const email = form.data.email.toLowerCase()
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) return sendPage(reply, context(request), signInView(context(request), mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
+      if (!isCertificateEmail(email)) return sendPage(reply, context(request), signInView(context(request), mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
       await completeSignIn(db, request, { email, groups: [], admin: form.data.admin === 'yes' }, 'development')
       return reply.redirect('/', 303)
     })

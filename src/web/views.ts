@@ -31,12 +31,12 @@ export function signInView(ctx: PageContext, mode: SignInMode, csrf: string, mes
   return page(ctx, t(ctx, 'title'), html`<p>${t(ctx, 'tagline')}</p>${notice(ctx, message)}${body}`)
 }
 
-/** A refused sign-in: the reason, and the way back. */
-export function signInFailedView(ctx: PageContext, reason: string): Html {
+/** A refused sign-in (or, with `title` errorTitle, any refused request): the reason, and the way back. */
+export function signInFailedView(ctx: PageContext, reason: string, title: MessageKey = 'signInFailed'): Html {
   return page(
     ctx,
-    t(ctx, 'signInFailed'),
-    html`<h2>${t(ctx, 'signInFailed')}</h2><p class="error" role="alert">${reason}</p><p>${t(ctx, 'signInFailedHelp')}</p><p><a class="button" href="/">${t(ctx, 'tryAgain')}</a></p>`,
+    t(ctx, title),
+    html`<h2>${t(ctx, title)}</h2><p class="error" role="alert">${reason}</p><p>${t(ctx, 'signInFailedHelp')}</p><p><a class="button" href="/">${t(ctx, 'tryAgain')}</a></p>`,
   )
 }
 
