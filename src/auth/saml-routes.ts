@@ -43,7 +43,7 @@ export type SignInFailure = (request: FastifyRequest, reply: FastifyReply, messa
  * SAML 2.0 Web Browser SSO (SP-initiated, HTTP-Redirect request, HTTP-POST
  * response) through @node-saml/passport-saml. node-saml checks the XML
  * signature against the configured IdP certificates only, the audience, the
- * time conditions (60 s skew) and InResponseTo; kagi adds Recipient,
+ * time conditions (60 s skew) and InResponseTo; kagi adds Issuer, Recipient,
  * Destination and one-time use of each assertion.
  */
 export async function samlRoutes(
