@@ -1,7 +1,7 @@
 import type { Bundle, BundlePlatform } from '../enrollment/bundle-types.js'
 import { bundleFor } from './bundles.js'
 import type { Platform } from './db/database.js'
-import { findOwnedDevice, upsertDevice } from './db/device-repository.js'
+import { findOwnedDevice, isDeviceId, upsertDevice } from './db/device-repository.js'
 import { ApiError, badRequest, notFound } from './errors.js'
 import { issue } from './issuance.js'
 import { revoke } from './revocation/revoke.js'
@@ -34,8 +34,6 @@ export interface DeviceBundle {
   superseded: string[]
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 /**
  * Issues a certificate for a device and packages it for the platform. An
  * MDM that fetches the same profile again must not pile up certificates:
@@ -46,7 +44,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export async function issueDeviceBundle(services: KagiServices, request: DeviceBundleRequest): Promise<DeviceBundle> {
   if (!request.device && !request.deviceName) throw badRequest('name the device: its kagi id or serial number, or a device name')
   const user = await services.resolveUser(request.email)
-  const byId = request.device !== undefined && UUID.test(request.device)
+  const byId = request.device !== undefined && isDeviceId(request.device)
   const known = byId ? await findOwnedDevice(services.db, user.id, request.device!) : undefined
   if (byId && !known) throw notFound(`no device ${request.device} belongs to ${user.email}`)
   if (known && known.platform !== request.platform) throw badRequest(`device ${known.id} is a ${known.platform} device, not ${request.platform}`)

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { isDeviceId } from './device-repository.js'
 import type { Database } from './database.js'
 
 /** Filters of GET /api/v1/certificates. */
@@ -38,15 +39,13 @@ function baseQuery(db: Kysely<Database>) {
     .leftJoin('device', 'device.id', 'certificate.device_id')
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 /** Certificates matching the filter, newest first. */
 export async function listCertificates(db: Kysely<Database>, filter: CertificateFilter, now = new Date()) {
   let q = baseQuery(db).select(columns)
   if (filter.user) q = q.where('app_user.email', '=', filter.user.toLowerCase())
   if (filter.device) {
     const device = filter.device
-    q = UUID.test(device) ? q.where((eb) => eb.or([eb('device.id', '=', device), eb('device.serial_number', '=', device)])) : q.where('device.serial_number', '=', device)
+    q = isDeviceId(device) ? q.where((eb) => eb.or([eb('device.id', '=', device), eb('device.serial_number', '=', device)])) : q.where('device.serial_number', '=', device)
   }
   if (filter.status === 'revoked') q = q.where('certificate.status', '=', 'revoked')
   if (filter.status === 'active') q = q.where('certificate.status', '=', 'active').where('certificate.not_after', '>', now)

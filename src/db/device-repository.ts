@@ -84,8 +84,13 @@ export async function devicesOfUser(db: Kysely<Database>, userId: string, limit 
   }))
 }
 
-/** A device of this owner, or undefined (also when it belongs to someone else). */
+/** Device ids are uuids (the column's type): anything else cannot name a device. */
+export const isDeviceId = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+
+/** A device of this owner, or undefined (also when it belongs to someone else, or the id is not a uuid). */
 export async function findOwnedDevice(db: Kysely<Database>, userId: string, deviceId: string) {
+  // PostgreSQL refuses a malformed uuid with an error; a malformed id simply names no device.
+  if (!isDeviceId(deviceId)) return undefined
   return db.selectFrom('device').selectAll().where('id', '=', deviceId).where('user_id', '=', userId).executeTakeFirst()
 }
 

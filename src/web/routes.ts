@@ -102,9 +102,11 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     app.log.warn('SAML is not configured: offering the development sign-in on this loopback address (never in production)')
     app.post('/auth/dev-login', { preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async (request, reply) => {
       const form = devLoginForm.safeParse(request.body ?? {})
-      if (!form.success) return sendPage(reply, context(request), signInView(context(request), mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
-      const email = form.data.email.toLowerCase()
-      if (!isCertificateEmail(email)) return sendPage(reply, context(request), signInView(context(request), mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
+      const email = form.success ? form.data.email.toLowerCase() : ''
+      if (!form.success || !isCertificateEmail(email)) {
+        const ctx = context(request)
+        return sendPage(reply, ctx, signInView(ctx, mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
+      }
       await completeSignIn(db, request, { email, groups: [], admin: form.data.admin === 'yes' }, 'development')
       return reply.redirect('/', 303)
     })
@@ -194,7 +196,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       if (request.headers['sec-fetch-site'] === 'cross-site') throw new ApiError(403, 'forbidden', 'cross-site requests cannot issue certificates')
       const query = parseOrBadRequest(ownerBundleQuery, request.query, 'query parameter(s)')
       const account = await services.resolveUser(user.email)
-      const device = z.uuid().safeParse(request.params.id).success ? await findOwnedDevice(db, account.id, request.params.id) : undefined
+      const device = await findOwnedDevice(db, account.id, request.params.id)
       if (!device) throw new ApiError(404, 'not_found', `no device ${request.params.id.slice(0, 64)} among yours`)
       const result = await issueDeviceBundle(services, {
         platform: query.platform ?? device.platform,
@@ -219,9 +221,8 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       if (!user) return reply.redirect('/', 303)
       const lang = context(request).lang
       const confirmed = (request.body as Record<string, string> | undefined)?.confirm === 'yes'
-      const id = z.uuid().safeParse(request.params.id)
       const account = await services.resolveUser(user.email)
-      const device = id.success ? await findOwnedDevice(db, account.id, id.data) : undefined
+      const device = await findOwnedDevice(db, account.id, request.params.id)
       if (!device) throw new ApiError(404, 'not_found', 'no such device among yours')
       if (!confirmed) return home(request, reply, { error: translate(lang, 'lostConfirm') }, 400)
       const serials = await activeSerialsOfDevice(db, device.id)
