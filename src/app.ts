@@ -1,13 +1,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { tokenAuth } from './auth/bearer.js'
 import { toHttpError } from './errors.js'
-import { certificateRoutes } from './routes/certificates.js'
+import { certificateRoutes } from './routes/api-v1-certificates.js'
 import { healthRoutes } from './routes/health.js'
 import { pkiRoutes } from './routes/pki.js'
-import { revocationRoutes } from './routes/revocation.js'
 import { ocspRoutes } from './routes/ocsp.js'
-import { mdmRoutes } from './routes/mdm.js'
-import type { KagiServices } from './services.js'
+import { mdmRoutes } from './routes/api-v1-mdm.js'
+import type { KagiServices } from './startup/services.js'
 import { signInMode, webRoutes } from './web/routes.js'
 
 /** Log paths that must never be written: tokens, passwords, keys. */
@@ -68,7 +67,6 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   await app.register(pkiRoutes, { services })
   const requireToken = tokenAuth(services.db)
   await app.register(certificateRoutes, { services, requireToken })
-  await app.register(revocationRoutes, { services, requireToken })
   await app.register(ocspRoutes, { services })
   await app.register(mdmRoutes, { services, requireToken })
   await app.register(webRoutes, { services })

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { buildBundle } from '../enrollment/bundle.js'
 import { defaultVpnSubType, type Bundle, type BundlePlatform, type BundleSettings, type Credential } from '../enrollment/bundle-types.js'
-import type { KagiServices } from './services.js'
+import type { KagiServices } from './startup/services.js'
 
 /**
  * Reverse-DNS prefix for profile identifiers, from KAGI_PUBLIC_URL's host

@@ -4,8 +4,8 @@ import type { Platform } from './db/database.js'
 import { findOwnedDevice, isDeviceId, upsertDevice } from './db/device-repository.js'
 import { ApiError, badRequest, notFound } from './errors.js'
 import { issue } from './issuance.js'
-import { revoke } from './revocation/revoke.js'
-import type { KagiServices } from './services.js'
+import { revoke } from './use-cases/revoke.js'
+import type { KagiServices } from './startup/services.js'
 
 /** A certificate counts as near expiry, and is replaced on request, when less than this is left. */
 export const RENEW_WITHIN_MS = 30 * 86_400_000

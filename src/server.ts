@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import type { Config } from './config.js'
-import { openRuntime, runtimeServices } from './runtime.js'
+import { openRuntime, runtimeServices } from './startup/runtime.js'
 
 /**
  * `kagi serve`: open the database, migrate, load or create the CA, listen,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { generatedPassphrasePath, resolvePassphrase } from '../src/passphrase.js'
+import { generatedPassphrasePath, resolvePassphrase } from '../src/startup/passphrase.js'
 
 t.test('ok/defaults', async (t) => {
   const c = loadConfig({})

@@ -7,12 +7,12 @@ import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import type { Clock } from '../ca/index.js'
 import { buildApp } from '../src/app.js'
-import { initCa } from '../src/ca-loader.js'
+import { initCa } from '../src/startup/ca-loader.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { openDatabase, type DatabaseHandle } from '../src/db/connect.js'
 import { migrateToLatest, migrationsDir } from '../src/db/migrator.js'
 import { createToken } from '../src/db/token-repository.js'
-import { createServices, type KagiServices } from '../src/services.js'
+import { createServices, type KagiServices } from '../src/startup/services.js'
 
 interface Teardown {
   teardown: (fn: () => unknown) => void

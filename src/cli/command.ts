@@ -1,5 +1,5 @@
 import type { Config } from '../config.js'
-import { openRuntime, type Runtime } from '../runtime.js'
+import { openRuntime, type Runtime } from '../startup/runtime.js'
 import { warn } from './output.js'
 
 /** Parsed command-line flags. */

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { FastifyInstance } from 'fastify'
-import type { KagiServices } from '../services.js'
+import type { KagiServices } from '../startup/services.js'
 
 /** GET /healthz: the process is up. GET /readyz: and the database answers. */
 export async function healthRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {

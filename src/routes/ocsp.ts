@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { OcspReply } from '../revocation/ocsp-service.js'
-import type { KagiServices } from '../services.js'
+import type { KagiServices } from '../startup/services.js'
 
 /** Largest OCSP request accepted; a request for 100 certificates is far smaller. */
 const MAX_REQUEST_BYTES = 16 * 1024

@@ -117,8 +117,8 @@ t.test('OCSP refuses to speak for a retired issuing CA', async (t) => {
   const oldLeaf = dir.file('old.pem', res.json().certificate)
   const oldIssuing = dir.file('old-issuing.pem', services.chainPem.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!)
   // Replace the CA (as `kagi ca init --force` does); the old issuing CA becomes retired.
-  const { initCa } = await import('../../src/ca-loader.js')
-  const { createServices } = await import('../../src/services.js')
+  const { initCa } = await import('../../src/startup/ca-loader.js')
+  const { createServices } = await import('../../src/startup/services.js')
   const { buildApp } = await import('../../src/app.js')
   const { ca } = await initCa(database.db, services.config, services.config.caPassphrase!, { force: true })
   t.equal(ca.retiredIssuing.length, 1)

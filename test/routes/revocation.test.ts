@@ -2,7 +2,7 @@ import 'reflect-metadata'
 import { sql } from 'kysely'
 import t from 'tap'
 import { parseCrl } from '../../ca/index.js'
-import { createServices } from '../../src/services.js'
+import { createServices } from '../../src/startup/services.js'
 import { build } from '../helper.js'
 import { opensslCsr, run, tempDir } from '../support/openssl.js'
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Config } from './config.js'
-import { ConfigError } from './config.js'
+import type { Config } from '../config.js'
+import { ConfigError } from '../config.js'
 
 /** The passphrase that protects the CA keys, and where it came from (for a log line, never the value). */
 export interface Passphrase {

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { normalizeSerial, revocationReasons, type RevocationReason } from '../../ca/index.js'
 import { revokeCertificate, type RevocationResult } from '../db/revocation-repository.js'
 import { badRequest, notFound } from '../errors.js'
-import type { KagiServices } from '../services.js'
+import type { KagiServices } from '../startup/services.js'
 import { parseOrBadRequest } from '../validation.js'
 
 /** Body of POST /api/v1/certificates/<serial>/revoke. */

@@ -12,10 +12,10 @@ import {
   serialToHex,
   type CaKeyType,
   type CertificateInfo,
-} from '../ca/index.js'
-import type { Config } from './config.js'
-import { findActiveCas, findRetiredIssuingCas, lockCaCreation, replaceActiveCa } from './db/ca-repository.js'
-import type { Database } from './db/database.js'
+} from '../../ca/index.js'
+import type { Config } from '../config.js'
+import { findActiveCas, findRetiredIssuingCas, lockCaCreation, replaceActiveCa } from '../db/ca-repository.js'
+import type { Database } from '../db/database.js'
 
 /**
  * @peculiar/x509, loaded on first use: it is needed only to create or import

@@ -1,8 +1,8 @@
-import type { Config } from './config.js'
-import { openDatabase, type DatabaseHandle } from './db/connect.js'
-import { migrateToLatest, type MigrationReport } from './db/migrator.js'
+import type { Config } from '../config.js'
+import { openDatabase, type DatabaseHandle } from '../db/connect.js'
+import { migrateToLatest, type MigrationReport } from '../db/migrator.js'
 import { resolvePassphrase, type Passphrase } from './passphrase.js'
-import type { Log } from './revocation/crl-publisher.js'
+import type { Log } from '../revocation/crl-publisher.js'
 import type { KagiServices } from './services.js'
 
 /** An open database with the schema migrated, and the CA passphrase. */

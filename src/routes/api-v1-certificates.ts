@@ -7,6 +7,7 @@ import { bundleFor } from '../bundles.js'
 import { issue, issueCertificate, parseIssueRequest } from '../issuance.js'
 import type { RouteOptions } from './route-options.js'
 import { parseOrBadRequest } from '../validation.js'
+import { parseRevokeRequest, revoke } from '../use-cases/revoke.js'
 
 const listQuery = z.strictObject({
   user: z.string().trim().min(1).max(254).optional(),
@@ -38,7 +39,7 @@ export function certificateView(row: CertificateListRow, now = new Date()) {
   }
 }
 
-/** /api/v1/certificates: issue (POST), list and fetch. Admin and MDM tokens. */
+/** /api/v1/certificates: issue (POST), list and fetch (admin and MDM tokens), revoke (admin token). */
 export async function certificateRoutes(app: FastifyInstance, { services, requireToken }: RouteOptions): Promise<void> {
   const adminOrMdm = requireToken('admin', 'mdm')
 
@@ -69,5 +70,12 @@ export async function certificateRoutes(app: FastifyInstance, { services, requir
     const row = await findCertificate(services.db, serial)
     if (!row) throw notFound(`no certificate with serial ${serial}`)
     return { ...certificateView(row), certificate: derToPem(Buffer.from(row.der), 'CERTIFICATE') }
+  })
+
+  app.post<{ Params: { serial: string } }>('/api/v1/certificates/:serial/revoke', { preHandler: requireToken('admin'), bodyLimit: 4096 }, async (request) => {
+    const reason = parseRevokeRequest(request.body)
+    const result = await revoke(services, request.params.serial, reason, `token:${request.principal!.name}`)
+    request.log.info({ serial: result.serial, reason: result.reason, alreadyRevoked: result.alreadyRevoked }, 'certificate revoked')
+    return { serial: result.serial, status: 'revoked', revokedAt: result.revokedAt.toISOString(), reason: result.reason, alreadyRevoked: result.alreadyRevoked }
   })
 }
