@@ -11,6 +11,7 @@ import { openDatabase } from '../src/db/connect.js'
 import { migrateToLatest } from '../src/db/migrator.js'
 import { revoke } from '../src/use-cases/revoke.js'
 import { createServices } from '../src/startup/services.js'
+import { enroll } from '../src/use-cases/enroll.js'
 import type { LoadResult } from './load.js'
 
 const here = import.meta.dirname
@@ -87,7 +88,9 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
     await app.listen({ port: 0, host: '127.0.0.1' })
     const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/ocsp`
     const issuerSerial = (await database.db.selectFrom('ca_certificate').select('serial').where('role', '=', 'issuing').where('active', '=', true).executeTakeFirstOrThrow()).serial
-    const user = await services.resolveUser('bench@example.com')
+    // A real kagi certificate to ask OCSP about; enrolling it also creates the bench user.
+    const leaf = await enroll(services, { actor: { label: 'bench', role: 'admin' }, email: 'bench@example.com', profile: 'user', key: { generate: 'ecdsa-p256' }, deliver: { as: 'pkcs12' }, current: 'supersede' })
+    const user = { id: (await services.findUserId('bench@example.com'))! }
 
     // Revoked history: rows inserted directly (the CRL and revocation paths read them like any other).
     const addRevoked = async (from: number, count: number): Promise<void> => {
@@ -137,18 +140,8 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
     out.push(`revocation with 100,000 revoked (transaction + audit + OCSP invalidation; CRL re-signed in the background): p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms over ${latencies.length}`)
 
     progress(`OCSP for ${seconds} s each: kagi cached, kagi fresh (nonce), openssl ocsp`)
-    // A real kagi certificate to ask about.
-    const leafKey = await generateKey('ecdsa-p256')
-    const leaf = await services.authority.issue({
-      profile: 'user',
-      facts: { email: 'bench@example.com' },
-      key: { publicKeyInfo: spkiOf(leafKey.publicKey), keyAlgorithm: 'ec', keyDescription: 'ecdsa-p256' },
-      owner: { userId: user.id },
-      actor: 'bench',
-    })
-    writeFileSync(join(dataDir, 'leaf.der'), leaf.der)
+    writeFileSync(join(dataDir, 'leaf.pem'), leaf.certificatePem)
     writeFileSync(join(dataDir, 'issuing.der'), ca.issuing.der)
-    sh('openssl', ['x509', '-inform', 'DER', '-in', 'leaf.der', '-out', 'leaf.pem'], dataDir)
     sh('openssl', ['x509', '-inform', 'DER', '-in', 'issuing.der', '-out', 'issuing.pem'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-no_nonce', '-reqout', 'cached.der'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-nonce', '-reqout', 'fresh.der'], dataDir)

@@ -16,7 +16,7 @@ import {
   type GeneralName,
 } from './extensions.js'
 import { encodeName } from './name.js'
-import { SerialConflictError, type AuditEvent, type CertificateOwner, type CertificateStore, type Clock, type IssuedCertificate } from './ports.js'
+import { SerialConflictError, type AuditEvent, type Clock, type IssuedCertificate, type PersistIssued } from './ports.js'
 import { newSerial, serialToHex } from './serial.js'
 import type { Signer } from './signer.js'
 import { requireFacts, type VerifiedFacts } from './subject-facts.js'
@@ -34,7 +34,6 @@ export interface AuthorityOptions {
   publicUrl: string
   /** CA name, used as the subject of service certificates (OCSP signer). */
   caName: string
-  store: CertificateStore
   /** Default: system time. */
   clock?: Clock
   /** notBefore is set this far in the past to tolerate client clock skew. Default 300 s. */
@@ -48,12 +47,11 @@ export interface SubjectKey {
   keyDescription: string
 }
 
-/** One issuance: which profile, the verified facts, the key, who owns it, who asked. */
+/** One issuance: which profile, the verified facts, the key, who asked. */
 export interface IssueRequest {
   profile: LeafProfileId
   facts: VerifiedFacts
   key: SubjectKey
-  owner: CertificateOwner
   actor: string
 }
 
@@ -69,7 +67,6 @@ const MAX_SERIAL_ATTEMPTS = 3
  */
 export class Authority {
   readonly issuing: IssuingCa
-  private readonly store: CertificateStore
   private readonly clock: Clock
   private readonly backdateMs: number
   private readonly caName: string
@@ -77,7 +74,6 @@ export class Authority {
 
   constructor(options: AuthorityOptions) {
     this.issuing = options.issuing
-    this.store = options.store
     this.clock = options.clock ?? (() => new Date())
     this.backdateMs = (options.backdateSeconds ?? 300) * 1000
     this.caName = options.caName
@@ -104,10 +100,12 @@ export class Authority {
   /**
    * Issues a certificate: resolve profile → check verified facts → build
    * subject and SANs from those facts → validity (clamped to the CA) → serial
-   * → sign → store with its audit event. Nothing from a CSR but the public
-   * key reaches the certificate.
+   * → sign → `persist` (the caller packages and stores it with its audit
+   * event, and returns what it wants). Nothing from a CSR but the public key
+   * reaches the certificate. When `persist` reports a serial that already
+   * exists, the certificate is signed again with a new serial.
    */
-  async issue(request: IssueRequest): Promise<IssuedCertificate> {
+  async issue<T>(request: IssueRequest, persist: PersistIssued<T>): Promise<T> {
     const profile = leafProfiles[request.profile]
     if (!profile) throw new CaError('profile_violation', `unknown profile ${String(request.profile)}`)
     requireFacts(profile, request.facts)
@@ -120,8 +118,7 @@ export class Authority {
         details: { profile: profile.id, subject: issued.subject, key: issued.keyDescription, notAfter: issued.notAfter.toISOString() },
       }
       try {
-        await this.store.saveIssued(issued, request.owner, audit)
-        return issued
+        return await persist(issued, audit)
       } catch (error) {
         // 126 random bits make a collision practically impossible; the database's key enforces it anyway.
         if (!(error instanceof SerialConflictError) || attempt >= MAX_SERIAL_ATTEMPTS) throw error

@@ -1,5 +1,6 @@
 /** The CA core's public surface: no HTTP, no database, no environment. */
 export * from './authority.js'
+export * from './ca-import.js'
 export * from './certificate-info.js'
 export * from './csr.js'
 export * from './errors.js'
@@ -14,3 +15,4 @@ export { derToPem, pemToDer } from './der.js'
 export * from './revocation.js'
 export * from './crl.js'
 export * from './ocsp.js'
+export { x509lib } from './x509-lib.js'

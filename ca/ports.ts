@@ -14,12 +14,6 @@ export interface IssuedCertificate {
   keyDescription: string
 }
 
-/** Who the certificate belongs to in kagi's records; opaque to the core. */
-export interface CertificateOwner {
-  userId: string
-  deviceId?: string
-}
-
 /** An audit event, written in the same transaction as the change it records. */
 export interface AuditEvent {
   /** Who acted: "token:<name>", "user:<email>", "cli". */
@@ -30,17 +24,16 @@ export interface AuditEvent {
   details: Record<string, unknown>
 }
 
-/** Raised by a store when a serial already exists; the authority retries with a new one. */
+/** Raised by a store when a serial already exists; the authority signs again with a new serial. */
 export class SerialConflictError extends Error {}
 
 /**
- * CertificateStore is the only storage the issuance pipeline needs
- * (src/db/certificate-store.ts implements it with kysely).
+ * Stores what the authority signed (with its audit event, atomically) and
+ * returns the caller's result; throws SerialConflictError when the serial
+ * exists already, and the authority signs again. The core knows nothing of
+ * users, devices or databases: src/use-cases/enroll.ts supplies this.
  */
-export interface CertificateStore {
-  /** Stores the certificate and its audit event atomically; throws SerialConflictError on a duplicate serial. */
-  saveIssued(certificate: IssuedCertificate, owner: CertificateOwner, audit: AuditEvent): Promise<void>
-}
+export type PersistIssued<T> = (certificate: IssuedCertificate, audit: AuditEvent) => Promise<T>
 
 /** The current time; injected so tests can pin it. */
 export type Clock = () => Date

@@ -8,7 +8,8 @@
  */
 import { derToPem } from '../ca/der.js'
 import type { BundleSettings, Credential } from './bundle-types.js'
-import { credentialPkcs12, fileStem, issuingAndRoot, portalAddress, randomPassword, randomSource } from './bundle-common.js'
+import { credentialPkcs12, fileStem, issuingAndRoot, portalAddress, randomSource } from './bundle-common.js'
+import { newPkcs12Password } from './password.js'
 import { bundleInstructions } from './instructions.js'
 import { buildZip } from './zip.js'
 
@@ -41,7 +42,7 @@ export function buildAndroidBundle(credential: Credential, settings: BundleSetti
   const { issuing, root } = issuingAndRoot(credential.chain)
   const stem = fileStem(credential)
   const filename = `${stem}.zip`
-  const pkcs12Password = randomPassword(randomSource(settings))
+  const pkcs12Password = newPkcs12Password(randomSource(settings))
   const body = buildZip(
     [
       { name: `${stem}.p12`, data: credentialPkcs12(credential, settings, pkcs12Password, true) },

@@ -9,7 +9,8 @@
  * GlobalProtect parts follow panos-and-globalprotect.md §3.3 and §3.4.
  */
 import type { BundleSettings, Credential } from './bundle-types.js'
-import { credentialPkcs12, fileStem, issuingAndRoot, portalAddress, randomPassword, randomSource, stableUuid } from './bundle-common.js'
+import { credentialPkcs12, fileStem, issuingAndRoot, portalAddress, randomSource, stableUuid } from './bundle-common.js'
+import { newPkcs12Password } from './password.js'
 import { buildPlist, type PlistDict, type PlistValue } from './plist.js'
 
 export type ApplePlatform = 'macos' | 'ios'
@@ -86,7 +87,7 @@ export function buildAppleProfile(platform: ApplePlatform, credential: Credentia
   const portal = portalAddress(settings.portal)
   const identifier = appleProfileIdentifier(credential, settings)
   const stem = fileStem(credential)
-  const password = randomPassword(randomSource(settings))
+  const password = newPkcs12Password(randomSource(settings))
 
   const identity = payload('com.apple.security.pkcs12', `${identifier}.identity`, credential.subject, {
     PayloadContent: credentialPkcs12(credential, settings, password, false),

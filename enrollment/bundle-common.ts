@@ -1,7 +1,6 @@
 /**
  * What every bundle builder derives from a credential and the settings: a
- * file name, stable identifiers, a one-time PKCS#12 password, the PKCS#12
- * itself, and a checked portal address.
+ * file name, stable identifiers, the PKCS#12 and a checked portal address.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { BundleSettings, Credential } from './bundle-types.js'
@@ -51,27 +50,6 @@ export function fileStem(credential: Credential): string {
   const suffix = credential.kind === 'device' ? '-device' : ''
   const stem = `kagi-${name}`.slice(0, MAX_STEM - suffix.length).replace(/-+$/, '')
   return stem + suffix
-}
-
-// Lowercase letters and digits without the look-alikes i, l, o, 0, 1: easy to
-// type on a phone keyboard (Android asks for the PKCS#12 password).
-const PASSWORD_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789'
-
-/**
- * A one-time PKCS#12 password: four groups of four characters from a
- * 31-symbol alphabet (about 79 bits), e.g. `k7qm-x2ct-9hpw-ae3r`. Bytes are
- * drawn by rejection sampling so every symbol is equally likely.
- */
-export function randomPassword(random: (size: number) => Buffer): string {
-  const n = PASSWORD_ALPHABET.length
-  const limit = 256 - (256 % n)
-  let out = ''
-  while (out.length < 16) {
-    for (const byte of random(32)) {
-      if (byte < limit && out.length < 16) out += PASSWORD_ALPHABET[byte % n]
-    }
-  }
-  return out.replace(/(.{4})(?!$)/g, '$1-')
 }
 
 /** The name the OS shows for the imported identity, e.g. "alice@example.com (Example Corp)". */

@@ -4,17 +4,18 @@
  * download, with a file name and a MIME type).
  */
 import type { KeyObject } from 'node:crypto'
+import type { EnrollmentProfile } from '../profiles/index.js'
 
-/** The operating systems kagi builds an installable bundle for. */
-export type BundlePlatform = 'macos' | 'ios' | 'windows' | 'chromeos' | 'android'
+/** The one list of operating systems kagi enrolls (device inventory, page, API, CLI), in the order a UI lists them. */
+export const platforms = ['macos', 'ios', 'windows', 'chromeos', 'android'] as const
 
-/** Every {@link BundlePlatform}, in the order a UI lists them. */
-export const bundlePlatforms: readonly BundlePlatform[] = ['macos', 'ios', 'windows', 'chromeos', 'android']
+/** An operating system kagi builds an installable bundle for. */
+export type Platform = (typeof platforms)[number]
 
 /** An issued credential kagi generated the key for. */
 export interface Credential {
   /** `user` → login keychain / CurrentUser\My; `device` → System keychain / LocalMachine\My. */
-  kind: 'user' | 'device'
+  kind: EnrollmentProfile
   /** Leaf certificate, DER. */
   certificate: Buffer
   /** RSA or EC private key of the leaf. */

@@ -6,7 +6,7 @@
 import { buildAndroidBundle } from './android.js'
 import { buildAppleProfile } from './apple-profile.js'
 import { fileStem } from './bundle-common.js'
-import type { Bundle, BundlePlatform, BundleSettings, Credential } from './bundle-types.js'
+import type { Bundle, Platform, BundleSettings, Credential } from './bundle-types.js'
 import { signAttached } from './cms-signed-data.js'
 import { buildOnc } from './onc.js'
 import { buildWindowsScript } from './windows-script.js'
@@ -20,7 +20,7 @@ export { bundleInstructions, type InstructionLanguage, type InstructionOptions }
  * private key, so it is served as application/octet-stream: a browser saves
  * it rather than displaying it (the route adds Content-Disposition: attachment).
  */
-export const bundleContentTypes: Readonly<Record<BundlePlatform, string>> = {
+export const bundleContentTypes: Readonly<Record<Platform, string>> = {
   macos: 'application/x-apple-aspen-config',
   ios: 'application/x-apple-aspen-config',
   windows: 'application/octet-stream',
@@ -33,7 +33,7 @@ export const bundleContentTypes: Readonly<Record<BundlePlatform, string>> = {
  * when settings.signer is set), a .ps1 (Windows), a .onc (ChromeOS) or a .zip
  * (Android, whose PKCS#12 password is returned in pkcs12Password).
  */
-export function buildBundle(platform: BundlePlatform, credential: Credential, settings: BundleSettings): Bundle {
+export function buildBundle(platform: Platform, credential: Credential, settings: BundleSettings): Bundle {
   const stem = fileStem(credential)
   const contentType = bundleContentTypes[platform]
   switch (platform) {

@@ -5,7 +5,7 @@
  * installed root on iOS, the Windows store a certificate must land in, CA
  * trust on ChromeOS, and the PKCS#12 password on Android.
  */
-import type { BundlePlatform, Credential } from './bundle-types.js'
+import type { Platform, Credential } from './bundle-types.js'
 import { globalProtectSettingsDomain } from './apple-profile.js'
 import { portalAddress } from './bundle-common.js'
 
@@ -49,7 +49,7 @@ export function macosPortalCommand(portal: string, kind: Credential['kind']): st
   )
 }
 
-const english = (c: Context): Record<BundlePlatform, string[]> => ({
+const english = (c: Context): Record<Platform, string[]> => ({
   macos: [
     `Double-click ${c.file}. macOS registers the profile and asks you to review it.`,
     `Open System Settings → General → Device Management (macOS 13–14: Privacy & Security → Profiles), double-click the ${c.org} profile and click Install. ` +
@@ -102,7 +102,7 @@ const english = (c: Context): Record<BundlePlatform, string[]> => ({
   ],
 })
 
-const japanese = (c: Context): Record<BundlePlatform, string[]> => ({
+const japanese = (c: Context): Record<Platform, string[]> => ({
   macos: [
     `${c.file} をダブルクリックします。macOS がプロファイルを登録し、確認を求めます。`,
     `システム設定 → 一般 → デバイス管理（macOS 13〜14 では プライバシーとセキュリティ → プロファイル）を開き、${c.org} のプロファイルをダブルクリックして「インストール」をクリックします。` +
@@ -153,10 +153,10 @@ const japanese = (c: Context): Record<BundlePlatform, string[]> => ({
   ],
 })
 
-const builders: Record<InstructionLanguage, (c: Context) => Record<BundlePlatform, string[]>> = { en: english, ja: japanese }
+const builders: Record<InstructionLanguage, (c: Context) => Record<Platform, string[]>> = { en: english, ja: japanese }
 
 /** Installation steps for one platform and certificate kind, in order, one string per step. */
-export function bundleInstructions(platform: BundlePlatform, kind: Credential['kind'], lang: InstructionLanguage, options: InstructionOptions = {}): string[] {
+export function bundleInstructions(platform: Platform, kind: Credential['kind'], lang: InstructionLanguage, options: InstructionOptions = {}): string[] {
   // Checked like the builders do: the macOS step puts it into a shell command.
   const portal = portalAddress(options.portal)
   const context: Context = {

@@ -21,7 +21,8 @@
  */
 import { createHash } from 'node:crypto'
 import type { BundleSettings, Credential } from './bundle-types.js'
-import { credentialPkcs12, fileStem, issuingAndRoot, portalAddress, randomPassword, randomSource } from './bundle-common.js'
+import { credentialPkcs12, fileStem, issuingAndRoot, portalAddress, randomSource } from './bundle-common.js'
+import { newPkcs12Password } from './password.js'
 
 /** Windows' certificate thumbprint: SHA-1 of the DER, uppercase hex (what Cert:\...\<thumbprint> uses). */
 const thumbprint = (der: Buffer): string => createHash('sha1').update(der).digest('hex').toUpperCase()
@@ -56,7 +57,7 @@ const hereString = (name: string, der: Buffer): string[] => [`$${name} = @'`, ..
 export function buildWindowsScript(credential: Credential, settings: BundleSettings): Buffer {
   const { issuing, root } = issuingAndRoot(credential.chain)
   const portal = portalAddress(settings.portal)
-  const password = randomPassword(randomSource(settings))
+  const password = newPkcs12Password(randomSource(settings))
   // Leaf only: the script installs the CAs into the machine stores itself, and an
   // Import-PfxCertificate of a chain could put the root into CurrentUser\Root.
   const pfx = credentialPkcs12(credential, settings, password, false)

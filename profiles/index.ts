@@ -16,6 +16,10 @@ export const leafProfiles: Readonly<Record<LeafProfileId, LeafProfile>> = {
   'profile-signer': profileSignerProfile,
 }
 
-/** Profiles a client may request through the API (the OCSP and profile signers are internal). */
-export const requestableProfiles = ['user', 'device'] as const
-export type RequestableProfileId = (typeof requestableProfiles)[number]
+/**
+ * The profiles a person or a device enrolls for: `user` (the employee's
+ * certificate) and `device` (a machine certificate for the host name). The
+ * OCSP and profile signers are kagi's own and never requested.
+ */
+export const enrollmentProfiles = ['user', 'device'] as const
+export type EnrollmentProfile = (typeof enrollmentProfiles)[number]

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { caKeyTypes } from '../ca/index.js'
+import { caKeyTypes, isHostname } from '../ca/index.js'
 
 /** Raised when the environment holds a bad value; the message names the variable. */
 export class ConfigError extends Error {}
@@ -31,6 +31,12 @@ function duration(name: string, fallback: string, min: number, max: number) {
       }),
   )
 }
+
+const list = (text: string): string[] =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 
 const schema = z.object({
   PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
@@ -85,14 +91,15 @@ const schema = z.object({
       .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be the GlobalProtect portal host name, such as vpn.example.com (no scheme or path)')
       .optional(),
   ),
+  KAGI_DEVICE_HOSTNAME_SUFFIXES: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((text) => list(text).every((suffix) => isHostname(suffix.replace(/^\./, ''))), 'must be a comma-separated list of DNS domains such as corp.example.com,example.net')
+      .optional(),
+  ),
   KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
 })
-
-const list = (text: string): string[] =>
-  text
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean)
 
 /** kagi's configuration, parsed once from the environment and frozen. */
 export interface Config {
@@ -124,6 +131,8 @@ export interface Config {
   gpPortal?: string
   /** iOS VPNSubType: the GlobalProtect app's VPN plug-in bundle id. */
   gpVpnSubType: string
+  /** Domains device host names must be in (KAGI_DEVICE_HOSTNAME_SUFFIXES, lowercase, no leading dot); empty = any. */
+  deviceHostnameSuffixes: string[]
 }
 
 /** SAML sign-in settings (OneLogin or any SAML 2.0 IdP). */
@@ -200,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     sessionIdleMs: e.KAGI_SESSION_IDLE,
     sessionMaxMs: e.KAGI_SESSION_MAX,
     gpPortal: e.KAGI_GP_PORTAL,
+    deviceHostnameSuffixes: list(e.KAGI_DEVICE_HOSTNAME_SUFFIXES ?? '').map((suffix) => suffix.replace(/^\./, '').toLowerCase()),
     gpVpnSubType: e.KAGI_GP_VPN_SUBTYPE,
   })
 }

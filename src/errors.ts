@@ -1,19 +1,44 @@
 import { CaError, type CaErrorCode } from '../ca/index.js'
 
-/** An error with an HTTP status and a stable code, raised by routes and services in src/. */
+/**
+ * The one table of kagi's API error codes and their HTTP statuses. A code is
+ * a contract (clients branch on it); the message is for people.
+ */
+export const apiErrorStatus = {
+  bad_request: 400,
+  invalid_request: 400, // a field or query parameter is malformed; the message names it
+  invalid_serial: 400,
+  invalid_platform: 400,
+  profile_violation: 400, // the request does not fit the certificate profile
+  scep_unavailable: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  certificate_current: 409, // the device's certificate is not near expiry: renew=true replaces it
+  hostname_taken: 409, // another user's active device certificate holds the host name
+  device_name_in_use: 409, // the page: the user already has a device of that name
+  enrollment_conflict: 409, // concurrent enrollments of one device kept colliding
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+} as const satisfies Record<string, number>
+
+export type ApiErrorCode = keyof typeof apiErrorStatus
+
+/** An error with a stable code (and so an HTTP status), raised by routes and use cases in src/. */
 export class ApiError extends Error {
+  readonly statusCode: number
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
   ) {
     super(message)
     this.name = 'ApiError'
+    this.statusCode = apiErrorStatus[code]
   }
 }
 
-export const badRequest = (message: string, code = 'bad_request'): ApiError => new ApiError(400, code, message)
-export const notFound = (message: string): ApiError => new ApiError(404, 'not_found', message)
+export const badRequest = (message: string, code: ApiErrorCode = 'bad_request'): ApiError => new ApiError(code, message)
+export const notFound = (message: string): ApiError => new ApiError('not_found', message)
 
 /** The one mapping from CA core error codes to HTTP statuses. */
 const caStatus: Record<CaErrorCode, number> = {
@@ -34,7 +59,7 @@ export interface ErrorBody {
 }
 
 /** Fastify's own client errors (bad JSON, wrong content type, body too large) keep their status. */
-const fastifyCodes: Record<string, string> = {
+const fastifyCodes: Record<string, ApiErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',

@@ -43,10 +43,10 @@ export function tokenAuth(db: Kysely<Database>): (...roles: TokenRole[]) => (req
     async function requireToken(request: FastifyRequest): Promise<void> {
       const header = request.headers.authorization
       const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
-      if (!match) throw new ApiError(401, 'unauthorized', 'an API token is required: Authorization: Bearer <token> (create one with `kagi token create`)')
+      if (!match) throw new ApiError('unauthorized', 'an API token is required: Authorization: Bearer <token> (create one with `kagi token create`)')
       const principal = await lookup(match[1]!)
-      if (!principal) throw new ApiError(401, 'unauthorized', 'the API token is not valid or has been revoked')
-      if (!roles.includes(principal.role)) throw new ApiError(403, 'forbidden', `this needs a token with role ${roles.join(' or ')}; yours is ${principal.role}`)
+      if (!principal) throw new ApiError('unauthorized', 'the API token is not valid or has been revoked')
+      if (!roles.includes(principal.role)) throw new ApiError('forbidden', `this needs a token with role ${roles.join(' or ')}; yours is ${principal.role}`)
       request.principal = principal
     }
 }

@@ -1,16 +1,21 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { derToPem, revocationReasons, serialToHex } from '../../ca/index.js'
 import { parseRevokeRequest, revoke } from '../use-cases/revoke.js'
 import { importIssuingCa, initCa, loadCa, subjectText } from '../startup/ca-loader.js'
 import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
-import { issueCertificate, parseIssueRequest } from '../issuance.js'
 import { runtimeServices } from '../startup/runtime.js'
 import { withRuntime, type Command, type Flags } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
-import { bundlePlatforms, type BundlePlatform } from '../../enrollment/bundle-types.js'
-import { issueDeviceBundle } from '../device-bundles.js'
 import { createHash } from 'node:crypto'
+import { isDeviceId } from '../db/device-repository.js'
+import { issueEnrollment } from '../routes/api-v1-certificates.js'
+import { bundleFlags, issueBody } from '../schemas/enrollment.js'
+import { parseOrBadRequest } from '../schemas/parse.js'
+import type { z } from 'zod'
+import { ApiError } from '../errors.js'
+import { enroll, type EnrollRequest } from '../use-cases/enroll.js'
+import { assertWritable, readInput } from './files.js'
 
 export type { Flags } from './command.js'
 
@@ -20,13 +25,21 @@ function need(flags: Flags, name: string, hint: string): string {
   return value
 }
 
-function readInput(path: string, what: string): string {
+/** The CLI acts as an administrator (it holds the CA passphrase): it may reassign a host name. */
+const cliActor: EnrollRequest['actor'] = { label: 'cli', role: 'admin' }
+
+/** Flags through an input schema: a refused value is a usage error (exit 2), before anything is opened or issued. */
+function parseFlags<T>(schema: z.ZodType<T>, input: unknown): T {
   try {
-    return readFileSync(path, 'utf8')
+    return parseOrBadRequest(schema, input)
   } catch (error) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`)
+    if (error instanceof ApiError) throw new UsageError(error.message)
+    throw error
   }
 }
+
+/** A string flag, or undefined (a flag given without a value is `true`). */
+const text = (flags: Flags, name: string): string | undefined => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined)
 
 const fingerprint = (der: Buffer): string => createHash('sha256').update(der).digest('hex').match(/../g)!.join(':').toUpperCase()
 
@@ -194,34 +207,38 @@ export const commands: Record<string, Command> = {
       }),
   },
   issue: {
-    summary: 'issue a certificate from the command line',
+    summary: 'issue a certificate from the command line (a device\'s previous certificate of the profile is superseded)',
     usage:
       'kagi issue --profile user|device --user EMAIL [--device-name N --platform macos|ios|windows|chromeos|android [--hostname H] [--serial-number S]] [--csr FILE | --key-type rsa-2048|ecdsa-p256] --out PREFIX',
     run: (config, _args, flags) => {
       const prefix = need(flags, 'out', 'file prefix: writes PREFIX.crt, PREFIX.chain.pem and, without --csr, PREFIX.p12')
       const device =
-        typeof flags['device-name'] === 'string' || typeof flags.platform === 'string'
-          ? { name: flags['device-name'], platform: flags.platform, hostname: flags.hostname, serialNumber: flags['serial-number'] }
+        text(flags, 'device-name') !== undefined || text(flags, 'platform') !== undefined
+          ? { name: text(flags, 'device-name'), platform: text(flags, 'platform'), hostname: text(flags, 'hostname'), serialNumber: text(flags, 'serial-number') }
           : undefined
-      const body = parseIssueRequest({
-        profile: flags.profile,
-        user: flags.user,
+      const csr = text(flags, 'csr')
+      const body = parseFlags(issueBody, {
+        profile: text(flags, 'profile'),
+        user: text(flags, 'user'),
         device,
-        csr: typeof flags.csr === 'string' ? readInput(flags.csr, 'CSR') : undefined,
-        keyType: flags['key-type'],
+        csr: csr === undefined ? undefined : readInput(csr, 'CSR'),
+        keyType: text(flags, 'key-type'),
       })
+      // Checked before anything is issued: a certificate whose files cannot be written would be lost.
+      for (const suffix of body.csr ? ['.crt', '.chain.pem'] : ['.crt', '.chain.pem', '.p12']) assertWritable(`${prefix}${suffix}`, '--out')
       return withRuntime(config, 'kagi issue', async (runtime) => {
         const services = (await runtimeServices(runtime))!
         if (!body.csr) info(`generating a ${body.keyType ?? 'rsa-2048'} key...`)
-        const result = await issueCertificate(services, body, 'cli')
-        writeFileSync(`${prefix}.crt`, result.certificate)
-        writeFileSync(`${prefix}.chain.pem`, result.chain)
+        const result = await enroll(services, issueEnrollment(body, cliActor))
+        writeFileSync(`${prefix}.crt`, result.certificatePem)
+        writeFileSync(`${prefix}.chain.pem`, result.chainPem)
         out(`serial ${result.serial}`)
         out(`wrote ${prefix}.crt and ${prefix}.chain.pem`)
+        if (result.superseded.length) out(`revoked as superseded: ${result.superseded.join(', ')}`)
         if (result.pkcs12) {
-          writeFileSync(`${prefix}.p12`, Buffer.from(result.pkcs12, 'base64'), { mode: 0o600 })
+          writeFileSync(`${prefix}.p12`, result.pkcs12.der, { mode: 0o600 })
           out(`wrote ${prefix}.p12 (mode 0600); its one-time password, not stored anywhere:`)
-          out(result.pkcs12Password)
+          out(result.pkcs12.password)
         }
         return 0
       })
@@ -232,36 +249,40 @@ export const commands: Record<string, Command> = {
     usage:
       'kagi bundle --user EMAIL --platform macos|ios|windows|chromeos|android (--device ID_OR_SERIAL | --device-name NAME) [--profile user|device] [--hostname H] [--renew] [--unsigned] --out FILE',
     run: (config, _args, flags) => {
-      const out_ = need(flags, 'out', 'where to write the bundle')
-      const platform = need(flags, 'platform', bundlePlatforms.join(', '))
-      if (!bundlePlatforms.includes(platform as BundlePlatform)) throw new UsageError(`--platform must be one of ${bundlePlatforms.join(', ')}`)
-      const email = need(flags, 'user', 'the employee email')
-      const profile = (flags.profile as string | undefined) ?? 'user'
-      if (profile !== 'user' && profile !== 'device') throw new UsageError('--profile must be user or device')
-      const device = typeof flags.device === 'string' ? flags.device : undefined
-      const deviceName = typeof flags['device-name'] === 'string' ? flags['device-name'] : undefined
-      if (!device && !deviceName) throw new UsageError('--device (kagi device id or serial number) or --device-name is required')
+      const file = need(flags, 'out', 'where to write the bundle')
+      const parsed = parseFlags(bundleFlags, {
+        user: text(flags, 'user'),
+        platform: text(flags, 'platform'),
+        device: text(flags, 'device'),
+        deviceName: text(flags, 'device-name'),
+        profile: text(flags, 'profile'),
+        hostname: text(flags, 'hostname'),
+      })
+      assertWritable(file, '--out')
+      const { platform, device, deviceName, hostname } = parsed
       return withRuntime(config, 'kagi bundle', async (runtime) => {
         const services = (await runtimeServices(runtime))!
-        info(`generating an rsa-2048 key and a ${platform} bundle for ${email}...`)
-        const result = await issueDeviceBundle(services, {
-          platform: platform as BundlePlatform,
-          email,
-          device,
-          deviceName,
-          profile,
-          hostname: typeof flags.hostname === 'string' ? flags.hostname : undefined,
-          renew: flags.renew === true,
-          signed: flags.unsigned !== true,
-          actor: 'cli',
+        info(`generating an rsa-2048 key and a ${platform} bundle for ${parsed.user}...`)
+        const result = await enroll(services, {
+          actor: cliActor,
+          email: parsed.user,
+          profile: parsed.profile,
+          device:
+            device && isDeviceId(device)
+              ? { id: device, platform, hostname }
+              : { name: deviceName ?? `${platform} ${device}`.slice(0, 128), platform, serialNumber: device, hostname },
+          key: { generate: 'rsa-2048' },
+          deliver: { as: 'bundle', platform, signed: flags.unsigned !== true },
+          current: flags.renew === true ? 'supersede' : 'keep-unless-near-expiry',
         })
-        writeFileSync(out_, result.bundle.body, { mode: 0o600 })
+        const bundle = result.bundle!
+        writeFileSync(file, bundle.body, { mode: 0o600 })
         out(`serial ${result.serial}, device ${result.deviceId}`)
-        out(`wrote ${out_} (${result.bundle.contentType}, mode 0600; it holds a private key)`)
+        out(`wrote ${file} (${bundle.contentType}, mode 0600; it holds a private key)`)
         if (result.superseded.length) out(`revoked as superseded: ${result.superseded.join(', ')}`)
-        if (result.bundle.pkcs12Password) {
+        if (bundle.pkcs12Password) {
           out('its one-time PKCS#12 password, not stored anywhere:')
-          out(result.bundle.pkcs12Password)
+          out(bundle.pkcs12Password)
         }
         return 0
       })

@@ -65,3 +65,28 @@ export async function findCertificate(db: Kysely<Database>, serial: string) {
 }
 
 export type CertificateListRow = Awaited<ReturnType<typeof listCertificates>>[number]
+
+/** A device's active certificates of one profile (at most one, since migration 0010). */
+export async function activeCertificatesOf(db: Kysely<Database>, deviceId: string, profile: string) {
+  return db
+    .selectFrom('certificate')
+    .select(['serial', 'not_after'])
+    .where('device_id', '=', deviceId)
+    .where('profile', '=', profile)
+    .where('status', '=', 'active')
+    .execute()
+}
+
+/** Unexpired active device certificates naming this host name, with their owner's email. */
+export async function activeHoldersOfHostname(db: Kysely<Database>, hostname: string, now: Date) {
+  return db
+    .selectFrom('certificate')
+    .innerJoin('app_user', 'app_user.id', 'certificate.user_id')
+    .select(['certificate.serial', 'certificate.user_id', 'app_user.email'])
+    .where('certificate.profile', '=', 'device')
+    .where('certificate.status', '=', 'active')
+    .where('certificate.subject', '=', hostname)
+    .where('certificate.not_after', '>', now)
+    .limit(100)
+    .execute()
+}

@@ -1,4 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+import type { Platform } from '../../enrollment/bundle-types.js'
+
+export type { Platform }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 
@@ -22,8 +25,6 @@ export interface AppUserTable {
   created_at: Generated<Date>
 }
 
-export type Platform = 'macos' | 'ios' | 'windows' | 'chromeos' | 'android'
-export const platforms: readonly Platform[] = ['macos', 'ios', 'windows', 'chromeos', 'android']
 
 export interface DeviceTable {
   id: string
@@ -80,7 +81,12 @@ export interface CrlCurrentTable {
   der: Buffer
 }
 
-export interface OcspResponderTable {
+/** What a service credential is for (see src/use-cases/service-credentials.ts). */
+export type ServiceCredentialPurpose = 'ocsp-responder' | 'profile-signer'
+
+/** A certificate kagi issues to itself, with its key encrypted like the CA keys. */
+export interface ServiceCredentialTable {
+  purpose: ServiceCredentialPurpose
   serial: string
   ca_serial: string
   der: Buffer
@@ -101,15 +107,6 @@ export interface SamlAssertionTable {
   consumed_at: Generated<Date>
 }
 
-export interface ProfileSignerTable {
-  serial: string
-  ca_serial: string
-  der: Buffer
-  encrypted_key: string
-  not_after: Timestamp
-  created_at: Generated<Date>
-}
-
 /** The schema as kysely sees it: table name → row type. */
 export interface Database {
   ca_certificate: CaCertificateTable
@@ -119,10 +116,9 @@ export interface Database {
   api_token: ApiTokenTable
   audit_event: AuditEventTable
   crl_current: CrlCurrentTable
-  ocsp_responder: OcspResponderTable
+  service_credential: ServiceCredentialTable
   saml_request: SamlRequestTable
   saml_assertion: SamlAssertionTable
-  profile_signer: ProfileSignerTable
 }
 
 export type CertificateRow = Selectable<CertificateTable>

@@ -1,51 +1,31 @@
-import { randomUUID } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database, DeviceRow, Platform } from './database.js'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
-/** A device as an API client or the enrollment page describes it. */
-export interface DeviceInput {
+/** The facts that identify a device within its owner's list. */
+export interface DeviceKey {
   name: string
   platform: Platform
-  hostname?: string
   serialNumber?: string
 }
 
 /**
  * How a device is recognized when enrolled again: by hardware serial number
- * when known, else by platform and name.
+ * when known, else by platform and name (migration 0003's match_key).
  */
-export function deviceMatchKey(device: DeviceInput): string {
+export function deviceMatchKey(device: DeviceKey): string {
   return device.serialNumber ? `sn:${device.serialNumber}` : `name:${device.platform}:${device.name.toLowerCase()}`
 }
 
-/**
- * Finds the owner's device or creates it, in one statement (so concurrent
- * enrollments of the same device agree). A new hostname or name updates the
- * inventory: the latest enrollment describes the device best.
- */
-export async function upsertDevice(db: Executor, userId: string, device: DeviceInput): Promise<DeviceRow> {
-  return db
-    .insertInto('device')
-    .values({
-      id: randomUUID(),
-      user_id: userId,
-      name: device.name,
-      platform: device.platform,
-      hostname: device.hostname ?? null,
-      serial_number: device.serialNumber ?? null,
-      match_key: deviceMatchKey(device),
-    })
-    .onConflict((oc) =>
-      oc.columns(['user_id', 'match_key']).doUpdateSet((eb) => ({
-        name: eb.ref('excluded.name'),
-        platform: eb.ref('excluded.platform'),
-        hostname: eb.fn.coalesce('excluded.hostname', 'device.hostname'),
-      })),
-    )
-    .returningAll()
-    .executeTakeFirstOrThrow()
+/** The owner's device with this match key, or undefined. */
+export async function findDeviceByMatchKey(db: Executor, userId: string, matchKey: string): Promise<DeviceRow | undefined> {
+  return db.selectFrom('device').selectAll().where('user_id', '=', userId).where('match_key', '=', matchKey).executeTakeFirst()
+}
+
+/** The owner's device of this name (case-insensitive, any platform), or undefined. */
+export async function findDeviceNamed(db: Executor, userId: string, name: string): Promise<DeviceRow | undefined> {
+  return db.selectFrom('device').selectAll().where('user_id', '=', userId).where((eb) => eb(eb.fn('lower', ['name']), '=', name.toLowerCase())).limit(1).executeTakeFirst()
 }
 
 /** A device with its certificates, newest first, for the enrollment page. */
@@ -88,7 +68,7 @@ export async function devicesOfUser(db: Kysely<Database>, userId: string, limit 
 export const isDeviceId = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
 
 /** A device of this owner, or undefined (also when it belongs to someone else, or the id is not a uuid). */
-export async function findOwnedDevice(db: Kysely<Database>, userId: string, deviceId: string) {
+export async function findOwnedDevice(db: Executor, userId: string, deviceId: string) {
   // PostgreSQL refuses a malformed uuid with an error; a malformed id simply names no device.
   if (!isDeviceId(deviceId)) return undefined
   return db.selectFrom('device').selectAll().where('id', '=', deviceId).where('user_id', '=', userId).executeTakeFirst()

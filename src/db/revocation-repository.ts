@@ -111,6 +111,16 @@ export async function certificateStatus(db: Kysely<Database>, serial: string) {
     .executeTakeFirst()
 }
 
+/** Current status rows for a set of serials (OCSP answers several in one query). */
+export async function statusesOf(db: Kysely<Database>, serials: readonly string[]) {
+  if (serials.length === 0) return []
+  return db
+    .selectFrom('certificate')
+    .select(['serial', 'status', 'revoked_at', 'revocation_reason', 'issuer_serial'])
+    .where('serial', 'in', serials)
+    .execute()
+}
+
 /** Count and latest time of a CA's revocations: a CRL older than the latest one, or with another count, is stale. */
 export async function revocationSummary(db: Kysely<Database>, issuerSerial: string): Promise<{ count: number; latest?: Date }> {
   const row = await db

@@ -22,19 +22,21 @@ export async function findUserByEmail(db: Executor, email: string) {
 }
 
 /**
- * Resolves emails to user ids, creating users on first use, with an
- * in-memory cache (users are never deleted, so a cached id stays valid).
- * Saves a database round trip on every issuance for a known user.
+ * Finds user ids by email without creating anyone (the enrollment store
+ * creates users, in the enrollment's transaction), with an in-memory cache of
+ * found users: users are never deleted, so a cached id stays valid. Saves a
+ * database round trip on every issuance for a known user.
  */
-export function createUserResolver(db: Kysely<Database>, maxEntries = 50_000): (email: string) => Promise<{ id: string; email: string }> {
-  const cache = new Map<string, { id: string; email: string }>()
+export function createUserLookup(db: Kysely<Database>, maxEntries = 50_000): (email: string) => Promise<string | undefined> {
+  const cache = new Map<string, string>()
   return async (email) => {
     const key = email.toLowerCase()
     const hit = cache.get(key)
     if (hit) return hit
-    const user = await upsertUser(db, key)
+    const user = await findUserByEmail(db, key)
+    if (!user) return undefined
     if (cache.size >= maxEntries) cache.clear()
-    cache.set(key, user)
-    return user
+    cache.set(key, user.id)
+    return user.id
   }
 }

@@ -2,17 +2,12 @@ import type { Kysely } from 'kysely'
 import {
   buildOcspResponse,
   certIdMatchesIssuer,
-  decryptPrivateKeyAsync,
-  encryptPrivateKey,
-  generateKey,
   issuerHashes,
   ocspErrorResponse,
   OcspMalformedError,
   parseOcspRequest,
   serialToHex,
   softwareSigner,
-  spkiOf,
-  type Authority,
   type CertificateInfo,
   type OcspCertStatus,
   type OcspIssuerHashes,
@@ -20,10 +15,9 @@ import {
   type RevocationReason,
   type Signer,
 } from '../../ca/index.js'
-import { ocspSignerProfile } from '../../profiles/index.js'
 import type { Database } from '../db/database.js'
-import { findResponder, saveResponder, statusesOf } from '../db/ocsp-responder-repository.js'
-import type { Log } from './crl-publisher.js'
+import { statusesOf } from '../db/revocation-repository.js'
+import type { Credential, ServiceCredential } from '../use-cases/service-credentials.js'
 
 /** An OCSP answer ready to send, and until when a cache may keep it (undefined: do not cache). */
 export interface OcspReply {
@@ -31,23 +25,20 @@ export interface OcspReply {
   cacheUntil?: Date
 }
 
-/** Renew the responder certificate when it has less than this left (it lives 7 days). */
-const RENEW_BEFORE_MS = 2 * 86_400_000
 const MAX_CACHED = 100_000
 
 type StatusRow = Awaited<ReturnType<typeof statusesOf>>[number]
 
 interface Responder {
-  certificate: Buffer
+  credential: Credential
   signer: Signer
-  notAfter: Date
 }
 
 /**
  * The OCSP responder (RFC 6960): answers from the certificate table, signs
- * with a delegated responder certificate (profile ocsp-signer, renewed
- * automatically), echoes nonces, and never says "good" for a serial kagi did
- * not issue.
+ * with a delegated responder certificate (a service credential, profile
+ * ocsp-signer, renewed automatically), echoes nonces, and never says "good"
+ * for a serial kagi did not issue.
  *
  * Caching: an answer to a single-certificate request without a nonce is kept
  * (pre-signed) until half of its validity; a revocation drops the cached
@@ -57,7 +48,6 @@ interface Responder {
  */
 export class OcspService {
   private responder?: Responder
-  private renewing?: Promise<Responder>
   private readonly hashes: OcspIssuerHashes
   private readonly retired: OcspIssuerHashes[]
   private readonly cache = new Map<string, { reply: OcspReply; serial: string }>()
@@ -80,10 +70,9 @@ export class OcspService {
       issuing: CertificateInfo
       /** Issuing CAs kagi used before (their certificates can no longer get delegated answers). */
       retiredIssuers: readonly CertificateInfo[]
-      authority: Pick<Authority, 'sign'>
-      passphrase: string
+      /** The delegated responder certificate and key (see ocspResponderCredential). */
+      responder: ServiceCredential
       validityMs: number
-      log: Log
       now?: () => Date
     },
   ) {
@@ -95,40 +84,15 @@ export class OcspService {
     return this.deps.now?.() ?? new Date()
   }
 
-  /** Loads (or issues) the responder certificate; call at start and periodically. */
+  /** Loads (or issues, or renews) the responder certificate; call at start and periodically. */
   async ensureResponder(): Promise<Responder> {
-    const now = this.now()
-    if (this.responder && this.responder.notAfter.getTime() - now.getTime() > RENEW_BEFORE_MS) return this.responder
-    this.renewing ??= this.loadOrIssue(now).finally(() => (this.renewing = undefined))
-    const responder = await this.renewing
-    if (responder !== this.responder) {
-      this.responder = responder
+    const credential = await this.deps.responder.get()
+    if (credential !== this.responder?.credential) {
+      // Answers cached under the previous certificate would outlive it: drop them.
+      this.responder = { credential, signer: softwareSigner(credential.privateKey) }
       this.clearCache()
     }
-    return responder
-  }
-
-  private async loadOrIssue(now: Date): Promise<Responder> {
-    const caSerial = serialToHex(this.deps.issuing.serial)
-    const row = await findResponder(this.db, caSerial, new Date(now.getTime() + RENEW_BEFORE_MS))
-    if (row) {
-      const key = await decryptPrivateKeyAsync(row.encrypted_key, this.deps.passphrase)
-      return { certificate: Buffer.from(row.der), signer: softwareSigner(key), notAfter: new Date(row.not_after) }
-    }
-    const keys = await generateKey('ecdsa-p256')
-    const issued = this.deps.authority.sign(ocspSignerProfile, {
-      facts: {},
-      key: { publicKeyInfo: spkiOf(keys.publicKey), keyAlgorithm: 'ec', keyDescription: 'ecdsa-p256' },
-    })
-    await saveResponder(this.db, {
-      serial: issued.serial,
-      caSerial,
-      der: issued.der,
-      encryptedKey: await encryptPrivateKey(keys.privateKey, this.deps.passphrase),
-      notAfter: issued.notAfter,
-    })
-    this.deps.log.info({ serial: issued.serial, notAfter: issued.notAfter.toISOString() }, 'OCSP responder certificate issued')
-    return { certificate: issued.der, signer: softwareSigner(keys.privateKey), notAfter: issued.notAfter }
+    return this.responder
   }
 
   /** Drops the cached answers for a serial (called on revocation, from any replica). */
@@ -205,7 +169,7 @@ export class OcspService {
       else if (row) status = { status: 'good' }
       return { certId, status, thisUpdate: now, nextUpdate }
     })
-    const der = buildOcspResponse({ responderCertificate: responder.certificate, signer: responder.signer, answers, producedAt: now, nonce: request.nonce })
+    const der = buildOcspResponse({ responderCertificate: responder.credential.certificate, signer: responder.signer, answers, producedAt: now, nonce: request.nonce })
     const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined }
     if (cacheKey && generation === this.generation) {
       if (this.cache.size >= MAX_CACHED) this.clearCache()

@@ -1,22 +1,34 @@
-import type { FastifyInstance } from 'fastify'
-import { z } from 'zod'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { derToPem, normalizeSerial } from '../../ca/index.js'
 import { findCertificate, listCertificates, type CertificateListRow } from '../db/certificate-query.js'
 import { badRequest, notFound } from '../errors.js'
-import { bundleFor } from '../bundles.js'
-import { issue, issueCertificate, parseIssueRequest } from '../issuance.js'
-import type { RouteOptions } from './route-options.js'
-import { parseOrBadRequest } from '../validation.js'
+import { listQuery } from '../schemas/certificates.js'
+import { issueBody, type IssueBody } from '../schemas/enrollment.js'
+import { parseOrBadRequest } from '../schemas/parse.js'
+import { enroll, type EnrollRequest } from '../use-cases/enroll.js'
 import { parseRevokeRequest, revoke } from '../use-cases/revoke.js'
+import type { RouteOptions } from './route-options.js'
 
-const listQuery = z.strictObject({
-  user: z.string().trim().min(1).max(254).optional(),
-  device: z.string().trim().min(1).max(128).optional(),
-  status: z.enum(['active', 'revoked', 'expired'], { error: 'status must be active, revoked or expired' }).optional(),
-  expiringWithinDays: z.coerce.number({ error: 'expiringWithinDays must be a number of days' }).int().min(0).max(3650).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+/** Who a token-authenticated request acts as: an admin token may reassign host names, an MDM token may not. */
+export const tokenActor = (request: FastifyRequest): EnrollRequest['actor'] => ({
+  label: `token:${request.principal!.name}`,
+  role: request.principal!.role === 'admin' ? 'admin' : 'mdm',
 })
+
+/** The enrollment a POST /api/v1/certificates body (or `kagi issue`) asks for: a device's previous certificate is superseded. */
+export function issueEnrollment(body: IssueBody, actor: EnrollRequest['actor']): EnrollRequest {
+  if (body.csr && body.keyType) throw badRequest('keyType applies only when kagi generates the key; omit it when sending a csr')
+  if (body.signed !== undefined && !body.bundle) throw badRequest('signed applies only with bundle')
+  return {
+    actor,
+    email: body.user,
+    profile: body.profile,
+    device: body.device,
+    key: body.csr ? { csr: body.csr } : { generate: body.keyType ?? 'rsa-2048' },
+    deliver: body.bundle ? { as: 'bundle', platform: body.bundle, signed: body.signed ?? true } : body.csr ? { as: 'certificate' } : { as: 'pkcs12' },
+    current: 'supersede',
+  }
+}
 
 /** The JSON view of a certificate row (API field names are a contract). */
 export function certificateView(row: CertificateListRow, now = new Date()) {
@@ -44,17 +56,17 @@ export async function certificateRoutes(app: FastifyInstance, { services, requir
   const adminOrMdm = requireToken('admin', 'mdm')
 
   app.post('/api/v1/certificates', { preHandler: adminOrMdm, bodyLimit: 128 * 1024 }, async (request, reply) => {
-    const body = parseIssueRequest(request.body)
-    if (body.bundle) {
-      const { result, credential } = await issue(services, body, `token:${request.principal!.name}`)
-      const bundle = await bundleFor(services, body.bundle, credential!, { signed: body.signed ?? true })
-      request.log.info({ serial: result.serial, profile: body.profile, deviceId: result.deviceId, bundle: body.bundle }, 'certificate issued as a bundle')
-      const view = { platform: body.bundle, filename: bundle.filename, contentType: bundle.contentType, data: bundle.body.toString('base64'), pkcs12Password: bundle.pkcs12Password }
-      return reply.code(201).header('cache-control', 'no-store').send({ ...result, bundle: view })
+    const body = parseOrBadRequest(issueBody, request.body ?? {})
+    const result = await enroll(services, issueEnrollment(body, tokenActor(request)))
+    request.log.info({ serial: result.serial, profile: body.profile, deviceId: result.deviceId, bundle: body.bundle, superseded: result.superseded.length }, 'certificate issued')
+    const view: Record<string, unknown> = { serial: result.serial, certificate: result.certificatePem, chain: result.chainPem, superseded: result.superseded }
+    if (result.deviceId) view.deviceId = result.deviceId
+    if (result.pkcs12) Object.assign(view, { pkcs12: result.pkcs12.der.toString('base64'), pkcs12Password: result.pkcs12.password })
+    if (result.bundle) {
+      const { bundle } = result
+      view.bundle = { platform: body.bundle, filename: bundle.filename, contentType: bundle.contentType, data: bundle.body.toString('base64'), pkcs12Password: bundle.pkcs12Password }
     }
-    const result = await issueCertificate(services, body, `token:${request.principal!.name}`)
-    request.log.info({ serial: result.serial, profile: body.profile, deviceId: result.deviceId, keyGenerated: Boolean(result.pkcs12) }, 'certificate issued')
-    return reply.code(201).header('cache-control', 'no-store').send(result)
+    return reply.code(201).header('cache-control', 'no-store').send(view)
   })
 
   app.get('/api/v1/certificates', { preHandler: adminOrMdm }, async (request) => {

@@ -5,7 +5,7 @@ import type { KagiServices } from '../startup/services.js'
 
 async function sendCrl(reply: FastifyReply, publisher: CrlPublisher, name: string): Promise<FastifyReply> {
   const crl = await publisher.get()
-  if (!crl) throw new ApiError(404, 'not_found', `no ${name} CRL: kagi does not hold this CA's key (an imported CA without its root key)`)
+  if (!crl) throw new ApiError('not_found', `no ${name} CRL: kagi does not hold this CA's key (an imported CA without its root key)`)
   const maxAge = Math.max(0, Math.floor((crl.nextUpdate.getTime() - Date.now()) / 1000))
   // Caches may keep the CRL until its nextUpdate (RFC 5280 §5.1.2.5), not longer.
   return reply

@@ -1,32 +1,20 @@
-import 'reflect-metadata'
-import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import {
   CaError,
   certificateInfo,
-  checkKeyPolicy,
   createHierarchy,
   decryptPrivateKeyAsync,
   encryptPrivateKey,
-  pemToDer,
   serialToHex,
-  type CaKeyType,
+  validateCaImport,
+  x509lib,
+  type CaImportInput,
   type CertificateInfo,
 } from '../../ca/index.js'
 import type { Config } from '../config.js'
 import { findActiveCas, findRetiredIssuingCas, lockCaCreation, replaceActiveCa } from '../db/ca-repository.js'
 import type { Database } from '../db/database.js'
-
-/**
- * @peculiar/x509, loaded on first use: it is needed only to create or import
- * a CA and to print names, and loading it costs a quarter of a second that
- * `kagi serve` would otherwise spend before it is ready.
- */
-async function x509lib(): Promise<typeof import('@peculiar/x509')> {
-  const x509 = await import('@peculiar/x509')
-  x509.cryptoProvider.set(webcrypto as Crypto)
-  return x509
-}
 
 /** kagi's CA as loaded from the database: certificates, and the issuing key decrypted in memory. */
 export interface LoadedCa {
@@ -101,57 +89,13 @@ export async function ensureCa(db: Kysely<Database>, config: Config, passphrase:
   return (await loadCa(db, passphrase)) ?? (await initCa(db, config, passphrase)).ca
 }
 
-function splitPem(text: string): Buffer[] {
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
-  return blocks.map((block) => pemToDer(block, 'CERTIFICATE'))
-}
-
-function describeKey(key: KeyObject): CaKeyType {
-  const d = checkKeyPolicy(key)
-  if (d === 'ecdsa-p256' || d === 'ecdsa-p384' || d === 'rsa-3072' || d === 'rsa-4096') return d
-  throw new CaError('ca_import_invalid', `the CA key is ${d}; kagi signs with ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096`)
-}
-
 /**
- * Adopts an existing issuing CA (`kagi ca import`). `certPem` holds the
- * issuing CA certificate first, then its chain up to a self-signed root
- * (a self-signed issuing CA is its own root). The key is re-encrypted with
- * kagi's passphrase; the previous CA stays in the history, inactive.
+ * Adopts an existing issuing CA (`kagi ca import`) once validateCaImport
+ * (ca/ca-import.ts) accepts it. The key is re-encrypted with kagi's
+ * passphrase; the previous CA stays in the history, inactive.
  */
-export async function importIssuingCa(
-  db: Kysely<Database>,
-  passphrase: string,
-  input: { certPem: string; keyPem: string; keyPassphrase?: string; rootPem?: string },
-): Promise<LoadedCa> {
-  const certs = [...splitPem(input.certPem), ...(input.rootPem ? splitPem(input.rootPem) : [])]
-  if (certs.length === 0) throw new CaError('ca_import_invalid', 'no PEM certificate found in --cert')
-  const issuing = certificateInfo(certs[0]!)
-  if (!issuing.isCa) throw new CaError('ca_import_invalid', 'the certificate is not a CA (basicConstraints CA:TRUE is missing); PAN-OS would not trust it')
-  if (issuing.notAfter <= new Date()) throw new CaError('ca_import_invalid', `the CA certificate expired on ${issuing.notAfter.toISOString()}`)
-  let key: KeyObject
-  try {
-    key = createPrivateKey({ key: input.keyPem, format: 'pem', passphrase: input.keyPassphrase })
-  } catch {
-    throw new CaError('ca_import_invalid', 'the private key could not be read (PEM expected; pass --key-passphrase-file for an encrypted key)')
-  }
-  const keyType = describeKey(key)
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' }) as Buffer
-  if (!spki.equals(issuing.publicKeyInfo)) throw new CaError('ca_import_invalid', 'the private key does not belong to the CA certificate')
-  const x509 = await x509lib()
-  const parsed = certs.map((der) => new x509.X509Certificate(new Uint8Array(der)))
-  const rootIndex = parsed.findIndex((c) => c.subject === c.issuer)
-  if (rootIndex < 0) throw new CaError('ca_import_invalid', 'the chain has no self-signed root; append the root certificate to --cert or pass --root')
-  // kagi keeps two tiers (root → issuing): the issuing CA must be the root itself or signed by it,
-  // or the chain it serves (/pki/chain.pem, PKCS#12 bundles) would miss an intermediate.
-  const issuingCert = parsed[0]!
-  const rootCert = parsed[rootIndex]!
-  if (issuingCert.issuer !== rootCert.subject) {
-    throw new CaError('ca_import_invalid', `the issuing CA must be signed directly by the root; "${issuingCert.issuer}" is not the self-signed root in the chain (kagi keeps a two-tier hierarchy)`)
-  }
-  if (!(await issuingCert.verify({ publicKey: rootCert.publicKey, signatureOnly: true }))) {
-    throw new CaError('ca_import_invalid', `the signature on "${issuingCert.subject}" does not verify with "${rootCert.subject}"`)
-  }
-  const root = certificateInfo(certs[rootIndex]!)
+export async function importIssuingCa(db: Kysely<Database>, passphrase: string, input: CaImportInput): Promise<LoadedCa> {
+  const { root, issuing, key, keyType, rootIsIssuing } = await validateCaImport(input)
   await db.transaction().execute(async (trx) => {
     await lockCaCreation(trx)
     await replaceActiveCa(trx, {
@@ -159,8 +103,9 @@ export async function importIssuingCa(
       serial: serialToHex(root.serial),
       subject: await subjectText(root.der),
       der: root.der,
-      encryptedKey: rootIndex === 0 ? await encryptPrivateKey(key, passphrase) : '',
-      keyType: rootIndex === 0 ? keyType : 'unknown',
+      // An imported root's key stays with its owner, unless the issuing CA is the root itself.
+      encryptedKey: rootIsIssuing ? await encryptPrivateKey(key, passphrase) : '',
+      keyType: rootIsIssuing ? keyType : 'unknown',
       notAfter: root.notAfter,
     })
     await replaceActiveCa(trx, {

@@ -2,26 +2,37 @@ import type { Kysely } from 'kysely'
 import { Authority, decryptPrivateKey, derToPem, serialToHex, softwareSigner, type Clock, type Signer } from '../../ca/index.js'
 import type { LoadedCa } from './ca-loader.js'
 import type { Config } from '../config.js'
-import { createCertificateStore } from '../db/certificate-store.js'
+import { createEnrollmentStore, type EnrollmentStore } from '../db/enrollment-store.js'
 import type { Database } from '../db/database.js'
-import { createUserResolver } from '../db/user-repository.js'
-import type { IssuanceDeps } from '../issuance.js'
+import { createUserLookup } from '../db/user-repository.js'
 import { CrlPublisher, issuingCrlAuthority, type Log } from '../revocation/crl-publisher.js'
 import { join } from 'node:path'
 import { OcspService } from '../revocation/ocsp-service.js'
 import { sessionKey } from '../auth/session.js'
-import { ProfileSignerService } from '../profile-signer.js'
+import { ocspResponderCredential, profileSignerCredential, ServiceCredential } from '../use-cases/service-credentials.js'
 import { listenForRevocations } from '../revocation/revocation-events.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
-export interface KagiServices extends IssuanceDeps {
+export interface KagiServices {
   config: Readonly<Config>
+  db: Kysely<Database>
   ca: LoadedCa
+  /** Signs certificates with the issuing CA (src/use-cases/enroll.ts is its one caller for leaf certificates). */
+  authority: Authority
+  /** Writes enrollments (user, device, certificate, superseded, audit) in one transaction, with group commit. */
+  enrollments: EnrollmentStore
+  /** Email → user id of an existing user (cached), or undefined; never creates one. */
+  findUserId: (email: string) => Promise<string | undefined>
+  /** Issuing CA then root, PEM. */
+  chainPem: string
+  /** Issuing CA and root DER, for PKCS#12 files and bundles. */
+  chainDer: readonly Buffer[]
+  caName: string
   crl: { issuing: CrlPublisher; root: CrlPublisher }
   ocsp: OcspService
   log: Log
   /** Signs configuration profiles (issued on first use). */
-  profileSigner: ProfileSignerService
+  profileSigner: ServiceCredential
   /** Key of the session cookie (see auth/session.ts). */
   sessionKey: Buffer
   /** Called with the serial of every new revocation (OCSP cache invalidation). */
@@ -53,7 +64,6 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     issuing: { certificate: ca.issuing, signer: issuingSigner },
     publicUrl: config.publicUrl,
     caName: config.caName,
-    store: createCertificateStore(db, () => issuerSerial),
     clock: options.clock,
   })
   let rootSigner: Signer | undefined
@@ -68,13 +78,12 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     issuing: new CrlPublisher(db, issuingCrlAuthority(db, ca.issuing, issuingSigner), crlOptions),
     root: new CrlPublisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
   }
+  const credentialDeps = { authority, chain: [ca.issuing.der, ca.root.der], passphrase: options.passphrase ?? '', log, now }
   const ocsp = new OcspService(db, {
     issuing: ca.issuing,
     retiredIssuers: ca.retiredIssuing,
-    authority,
-    passphrase: options.passphrase ?? '',
+    responder: new ServiceCredential(db, ocspResponderCredential, credentialDeps),
     validityMs: config.ocspValidityMs,
-    log,
     now,
   })
   let timer: NodeJS.Timeout | undefined
@@ -85,14 +94,15 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     ca,
     authority,
     caName: config.caName,
-    resolveUser: createUserResolver(db),
+    enrollments: createEnrollmentStore(db, () => issuerSerial),
+    findUserId: createUserLookup(db),
     chainPem: derToPem(ca.issuing.der, 'CERTIFICATE') + derToPem(ca.root.der, 'CERTIFICATE'),
     chainDer: [ca.issuing.der, ca.root.der],
     crl,
     log,
     ocsp,
     sessionKey: sessionKey(config, options.passphrase),
-    profileSigner: new ProfileSignerService(db, { authority, chain: [ca.issuing.der, ca.root.der], passphrase: options.passphrase ?? '', log, now }),
+    profileSigner: new ServiceCredential(db, profileSignerCredential, credentialDeps),
     onRevoked: [(serial) => ocsp.invalidate(serial)],
     async start() {
       await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder()])

@@ -3,20 +3,18 @@ import fastifyFormbody from '@fastify/formbody'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { platforms, type Platform } from '../../enrollment/bundle-types.js'
+import type { EnrollmentProfile } from '../../profiles/index.js'
 import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
 import { registerSessions } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
-import { bundleFor } from '../bundles.js'
 import { isCertificateEmail } from '../../ca/index.js'
 import { ConfigError, samlConfigured } from '../config.js'
-import { platforms } from '../db/database.js'
 import { activeSerialsOfDevice, devicesOfUser, findOwnedDevice } from '../db/device-repository.js'
+import { enrollForm, renewForm } from '../schemas/enrollment.js'
+import { enroll, type Enrollment } from '../use-cases/enroll.js'
+import { ownerDeviceRoutes } from '../routes/api-v1-devices.js'
 import { ApiError, toHttpError } from '../errors.js'
-import { issue } from '../issuance.js'
-import { issueDeviceBundle } from '../device-bundles.js'
-import { sendBundle } from '../routes/bundle-reply.js'
-import { parseOrBadRequest } from '../validation.js'
-import { bundlePlatforms } from '../../enrollment/bundle-types.js'
 import { revoke } from '../use-cases/revoke.js'
 import type { KagiServices } from '../startup/services.js'
 import { newNonce, sendPage, type PageContext } from './html.js'
@@ -25,26 +23,6 @@ import { detectPlatform } from './platform.js'
 import { homeView, readyView, signInFailedView, signInView, type EnrollFormValues, type SignInMode } from './views.js'
 
 const LANG_COOKIE = 'kagi_lang'
-
-const enrollForm = z.object({
-  _csrf: z.string().optional(),
-  platform: z.enum(platforms, { error: `choose a platform: ${platforms.join(', ')}` }),
-  deviceName: z.string({ error: 'enter a device name' }).trim().min(1, 'enter a device name').max(64, 'the device name is too long (64 characters at most)'),
-  kind: z.enum(['user', 'device']).default('user'),
-  hostname: z
-    .string()
-    .trim()
-    .max(253)
-    .optional()
-    .transform((v) => v || undefined),
-})
-
-const ownerBundleQuery = z.strictObject({
-  platform: z.enum(bundlePlatforms, { error: `platform must be one of ${bundlePlatforms.join(', ')}` }).optional(),
-  profile: z.enum(['user', 'device'], { error: 'profile must be user or device' }).default('user'),
-  hostname: z.string().trim().min(1).max(253).optional(),
-  signed: z.enum(['true', 'false'], { error: 'signed must be true or false' }).optional(),
-})
 
 const devLoginForm = z.object({ _csrf: z.string().optional(), email: z.string().trim().min(3).max(254), admin: z.literal('yes').optional() })
 
@@ -137,8 +115,8 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       const message = flash === 'session-expired' ? translate(ctx.lang, 'sessionExpired') : flash
       return sendPage(reply, ctx, signInView(ctx, mode, csrf, message), status)
     }
-    const account = await services.resolveUser(user.email)
-    const devices = await devicesOfUser(db, account.id)
+    const userId = await services.findUserId(user.email)
+    const devices = userId ? await devicesOfUser(db, userId) : []
     return sendPage(
       reply,
       ctx,
@@ -149,69 +127,73 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
 
   app.get('/', async (request, reply) => home(request, reply))
 
-  app.post(
-    '/enroll',
-    {
-      preValidation: app.csrfProtection,
-      config: { rateLimit: { max: 10, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => request.user?.email ?? request.ip } },
-    },
-    async (request, reply) => {
-      const user = request.user
-      if (!user) return reply.redirect('/', 303)
-      const parsed = enrollForm.safeParse(request.body ?? {})
-      const raw = (request.body ?? {}) as Record<string, string>
-      const values: EnrollFormValues = { platform: platforms.find((p) => p === raw.platform), deviceName: raw.deviceName, kind: raw.kind === 'device' ? 'device' : 'user', hostname: raw.hostname }
-      if (!parsed.success) return home(request, reply, { error: parsed.error.issues[0]!.message, form: values }, 400)
-      const form = parsed.data
-      let issuance
-      try {
-        issuance = await issue(
-          services,
-          { profile: form.kind, user: user.email, device: { name: form.deviceName, platform: form.platform, hostname: form.hostname }, keyType: 'rsa-2048' },
-          `user:${user.email}`,
-        )
-      } catch (error) {
-        if (error instanceof ApiError && error.statusCode < 500) return home(request, reply, { error: error.message, form: values }, error.statusCode)
-        throw error
-      }
-      const bundle = await bundleFor(services, form.platform, issuance.credential!)
-      request.log.info({ user: user.email, serial: issuance.result.serial, platform: form.platform, kind: form.kind }, 'device enrolled')
-      const ctx = context(request)
-      return sendPage(
-        reply,
-        ctx,
-        readyView(ctx, { user, csrf: await reply.generateCsrf(), platform: form.platform, kind: form.kind, portal: config.gpPortal, organization: config.caName, ...bundle }),
-      )
-    },
-  )
+  const selfService = (email: string) => ({ label: `user:${email}`, role: 'self-service' as const })
+  const perUserLimit = (max: number) => ({ rateLimit: { max, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => request.user?.email ?? request.ip } })
 
-  // The owner's download of a fresh bundle for one of their devices (replaces its current certificate).
-  app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
-    '/api/v1/devices/:id/bundle',
-    { config: { rateLimit: { max: 10, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => request.user?.email ?? request.ip } } },
-    async (request, reply) => {
-      const user = request.user
-      if (!user) throw new ApiError(401, 'unauthorized', 'sign in at / first: this download is for the signed-in owner of the device')
-      // A GET that issues must not be triggered from another site (Fetch Metadata, W3C).
-      if (request.headers['sec-fetch-site'] === 'cross-site') throw new ApiError(403, 'forbidden', 'cross-site requests cannot issue certificates')
-      const query = parseOrBadRequest(ownerBundleQuery, request.query, 'query parameter(s)')
-      const account = await services.resolveUser(user.email)
-      const device = await findOwnedDevice(db, account.id, request.params.id)
-      if (!device) throw new ApiError(404, 'not_found', `no device ${request.params.id.slice(0, 64)} among yours`)
-      const result = await issueDeviceBundle(services, {
-        platform: query.platform ?? device.platform,
+  /** The page after an enrollment: the download, the one-time password where needed, the steps. */
+  async function ready(request: FastifyRequest, reply: FastifyReply, enrollment: Enrollment, platform: Platform, kind: EnrollmentProfile) {
+    const ctx = context(request)
+    const bundle = enrollment.bundle!
+    return sendPage(reply, ctx, readyView(ctx, { user: request.user!, csrf: await reply.generateCsrf(), platform, kind, portal: config.gpPortal, organization: config.caName, ...bundle }))
+  }
+
+  app.post('/enroll', { preValidation: app.csrfProtection, config: perUserLimit(10) }, async (request, reply) => {
+    const user = request.user
+    if (!user) return reply.redirect('/', 303)
+    const parsed = enrollForm.safeParse(request.body ?? {})
+    const raw = (request.body ?? {}) as Record<string, string>
+    const values: EnrollFormValues = { platform: platforms.find((p) => p === raw.platform), deviceName: raw.deviceName, kind: raw.kind === 'device' ? 'device' : 'user', hostname: raw.hostname }
+    if (!parsed.success) return home(request, reply, { error: parsed.error.issues[0]!.message, form: values }, 400)
+    const form = parsed.data
+    let enrollment: Enrollment
+    try {
+      enrollment = await enroll(services, {
+        actor: selfService(user.email),
         email: user.email,
-        device: device.id,
-        profile: query.profile,
-        hostname: query.hostname,
-        renew: true,
-        signed: query.signed !== 'false',
-        actor: `user:${user.email}`,
+        profile: form.kind,
+        device: { name: form.deviceName, platform: form.platform, hostname: form.hostname },
+        key: { generate: 'rsa-2048' },
+        deliver: { as: 'bundle', platform: form.platform, signed: true },
+        current: 'supersede',
+        uniqueDeviceName: true,
       })
-      request.log.info({ user: user.email, serial: result.serial, deviceId: device.id, superseded: result.superseded.length }, 'bundle downloaded by owner')
-      return sendBundle(reply, result.bundle, result.serial)
-    },
-  )
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode < 500) return home(request, reply, { error: error.message, form: values }, error.statusCode)
+      throw error
+    }
+    request.log.info({ user: user.email, serial: enrollment.serial, platform: form.platform, kind: form.kind }, 'device enrolled')
+    return ready(request, reply, enrollment, form.platform, form.kind)
+  })
+
+  // "Download again": a new certificate and bundle for one of the user's devices; the current one is superseded.
+  app.post<{ Params: { id: string } }>('/devices/:id/renew', { preValidation: app.csrfProtection, config: perUserLimit(10) }, async (request, reply) => {
+    const user = request.user
+    if (!user) return reply.redirect('/', 303)
+    const userId = await services.findUserId(user.email)
+    const device = userId ? await findOwnedDevice(db, userId, request.params.id) : undefined
+    if (!device) throw new ApiError('not_found', 'no such device among yours')
+    const form = renewForm.safeParse(request.body ?? {})
+    const kind = (form.success && form.data.kind) || (device.hostname ? 'device' : 'user')
+    let enrollment: Enrollment
+    try {
+      enrollment = await enroll(services, {
+        actor: selfService(user.email),
+        email: user.email,
+        profile: kind,
+        device: { id: device.id },
+        key: { generate: 'rsa-2048' },
+        deliver: { as: 'bundle', platform: device.platform, signed: true },
+        current: 'supersede',
+      })
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode < 500) return home(request, reply, { error: error.message }, error.statusCode)
+      throw error
+    }
+    request.log.info({ user: user.email, serial: enrollment.serial, deviceId: device.id, superseded: enrollment.superseded.length }, 'device renewed')
+    return ready(request, reply, enrollment, device.platform, kind)
+  })
+
+  await app.register(ownerDeviceRoutes, { services, selfService, perUserLimit })
 
   app.post<{ Params: { id: string } }>(
     '/devices/:id/lost',
@@ -221,9 +203,9 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       if (!user) return reply.redirect('/', 303)
       const lang = context(request).lang
       const confirmed = (request.body as Record<string, string> | undefined)?.confirm === 'yes'
-      const account = await services.resolveUser(user.email)
-      const device = await findOwnedDevice(db, account.id, request.params.id)
-      if (!device) throw new ApiError(404, 'not_found', 'no such device among yours')
+      const userId = await services.findUserId(user.email)
+      const device = userId ? await findOwnedDevice(db, userId, request.params.id) : undefined
+      if (!device) throw new ApiError('not_found', 'no such device among yours')
       if (!confirmed) return home(request, reply, { error: translate(lang, 'lostConfirm') }, 400)
       const serials = await activeSerialsOfDevice(db, device.id)
       for (const serial of serials) await revoke(services, serial, 'keyCompromise', `user:${user.email}`)

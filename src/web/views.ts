@@ -1,7 +1,7 @@
 import { bundleInstructions } from '../../enrollment/instructions.js'
 import type { SessionUser } from '../auth/session.js'
-import type { Platform } from '../db/database.js'
-import { platforms } from '../db/database.js'
+import type { Platform } from '../../enrollment/bundle-types.js'
+import { platforms } from '../../enrollment/bundle-types.js'
 import type { DeviceWithCertificates } from '../db/device-repository.js'
 import { html, page, type Html, type PageContext } from './html.js'
 import { translate, type MessageKey } from './i18n.js'
@@ -100,6 +100,7 @@ function deviceList(ctx: PageContext, model: HomeModel): Html {
 ${device.certificates.map(
   (c) => html`<tr><td><code title="${c.serial}">${c.serial.slice(0, 12)}…</code></td><td>${c.profile}</td><td>${certificateStatus(ctx, c.status, c.notAfter)}</td><td>${c.notAfter.toISOString().slice(0, 10)}</td></tr>`,
 )}</tbody></table>
+<form method="post" action="/devices/${device.id}/renew"><input type="hidden" name="_csrf" value="${model.csrf}"><input type="hidden" name="kind" value="${device.certificates[0]?.profile === 'device' ? 'device' : 'user'}"><button class="secondary" type="submit">${t(ctx, 'downloadAgain')}</button> <span class="muted">${t(ctx, 'downloadAgainHint')}</span></form>
 ${device.certificates.some((c) => c.status === 'active')
   ? html`<details><summary>${t(ctx, 'lostTitle')}</summary><form method="post" action="/devices/${device.id}/lost"><input type="hidden" name="_csrf" value="${model.csrf}">
 <label class="choice"><input type="checkbox" name="confirm" value="yes" required> ${t(ctx, 'lostConfirm')}</label><button class="danger" type="submit">${t(ctx, 'lostButton')}</button></form></details>`

@@ -10,7 +10,8 @@ import {
   softwareSigner,
   verifyCsr,
   type AuditEvent,
-  type CertificateStore,
+  type PersistIssued,
+  SerialConflictError,
   type IssuedCertificate,
 } from '../../ca/index.js'
 import { opensslCsr, run, tempDir } from '../support/openssl.js'
@@ -21,9 +22,10 @@ const parseCert = (der: Uint8Array): x509.X509Certificate => new x509.X509Certif
 const NOW = new Date(Date.UTC(2026, 10, 1, 8, 0, 0))
 const URL = 'https://kagi.example.com'
 
-function memoryStore(): CertificateStore & { saved: { cert: IssuedCertificate; audit: AuditEvent }[] } {
+/** Keeps what the authority hands to `persist`, and returns the certificate. */
+function memoryStore(): { persist: PersistIssued<IssuedCertificate>; saved: { cert: IssuedCertificate; audit: AuditEvent }[] } {
   const saved: { cert: IssuedCertificate; audit: AuditEvent }[] = []
-  return { saved, saveIssued: async (cert, _owner, audit) => void saved.push({ cert, audit }) }
+  return { saved, persist: async (cert, audit) => (saved.push({ cert, audit }), cert) }
 }
 
 for (const keyType of ['ecdsa-p256', 'ecdsa-p384', 'rsa-3072'] as const) {
@@ -62,7 +64,7 @@ for (const keyType of ['ecdsa-p256', 'ecdsa-p384', 'rsa-3072'] as const) {
 t.test('issue/user from an openssl CSR: names from records, not the CSR', async (t) => {
   const { root, issuing } = await createHierarchy({ name: 'kagi', keyType: 'ecdsa-p256', publicUrl: URL })
   const store = memoryStore()
-  const authority = new Authority({ issuing: { certificate: issuing.certificate, signer: softwareSigner(issuing.privateKey) }, publicUrl: URL, caName: 'kagi', store })
+  const authority = new Authority({ issuing: { certificate: issuing.certificate, signer: softwareSigner(issuing.privateKey) }, publicUrl: URL, caName: 'kagi' })
   const dir = tempDir(t)
   for (const keySpec of ['ec:P-256', 'ec:P-384', 'rsa:2048']) {
     const csr = opensslCsr(dir.dir, keySpec)
@@ -70,9 +72,8 @@ t.test('issue/user from an openssl CSR: names from records, not the CSR', async 
       profile: 'user',
       facts: { email: 'alice@example.com' },
       key: verifyCsr(csr),
-      owner: { userId: 'u1' },
       actor: 'test',
-    })
+    }, store.persist)
     t.match(issued.serial, /^[0-9a-f]{32}$/)
     const cert = parseCert(issued.der)
     t.equal(cert.subject, 'CN=alice@example.com', `${keySpec}: CN from the user record`)
@@ -108,10 +109,11 @@ t.test('issue/user from an openssl CSR: names from records, not the CSR', async 
 
 t.test('issue/device: hostname CN, dNSName and device URN', async (t) => {
   const { issuing } = await createHierarchy({ name: 'kagi', keyType: 'ecdsa-p256', publicUrl: URL })
-  const authority = new Authority({ issuing: { certificate: issuing.certificate, signer: softwareSigner(issuing.privateKey) }, publicUrl: URL, caName: 'kagi', store: memoryStore() })
+  const authority = new Authority({ issuing: { certificate: issuing.certificate, signer: softwareSigner(issuing.privateKey) }, publicUrl: URL, caName: 'kagi' })
+  const store = memoryStore()
   const dir = tempDir(t)
   const key = verifyCsr(opensslCsr(dir.dir, 'ec:P-256'))
-  const issued = await authority.issue({ profile: 'device', facts: { hostname: 'Alice-MBP.corp.example.com', deviceId: 'd-123' }, key, owner: { userId: 'u' }, actor: 't' })
+  const issued = await authority.issue({ profile: 'device', facts: { hostname: 'Alice-MBP.corp.example.com', deviceId: 'd-123' }, key, actor: 't' }, store.persist)
   const cert = parseCert(issued.der)
   t.equal(cert.subject, 'CN=Alice-MBP.corp.example.com')
   t.same(cert.getExtension(x509.SubjectAlternativeNameExtension)!.names.toJSON(), [
@@ -123,9 +125,9 @@ t.test('issue/device: hostname CN, dNSName and device URN', async (t) => {
     ['fail/bad-hostname', { hostname: 'bad host!', deviceId: 'd' }, /not a DNS host name/],
   ]
   for (const [name, facts, message] of cases) {
-    await t.rejects(authority.issue({ profile: 'device', facts, key, owner: { userId: 'u' }, actor: 't' }), { code: 'profile_violation', message }, name)
+    await t.rejects(authority.issue({ profile: 'device', facts, key, actor: 't' }, store.persist), { code: 'profile_violation', message }, name)
   }
-  await t.rejects(authority.issue({ profile: 'user', facts: { email: 'nö@example.com' }, key, owner: { userId: 'u' }, actor: 't' }), { code: 'profile_violation' }, 'fail/non-ascii-email')
+  await t.rejects(authority.issue({ profile: 'user', facts: { email: 'nö@example.com' }, key, actor: 't' }, store.persist), { code: 'profile_violation' }, 'fail/non-ascii-email')
 })
 
 t.test('csr/policy', async (t) => {
@@ -195,4 +197,39 @@ t.test('crl/100k-entries', async (t) => {
   t.equal(r.status, 0, r.stderr)
   t.match(r.stdout + r.stderr, /verify OK/)
   t.match(r.stdout, /crlNumber=0x07/)
+})
+
+t.test('issue/serial collision: signed again with a new serial, at most three times', async (t) => {
+  const { issuing } = await createHierarchy({ name: 'kagi', keyType: 'ecdsa-p256', publicUrl: URL })
+  const authority = new Authority({ issuing: { certificate: issuing.certificate, signer: softwareSigner(issuing.privateKey) }, publicUrl: URL, caName: 'kagi' })
+  const key = verifyCsr(opensslCsr(tempDir(t).dir, 'ec:P-256'))
+  const request = { profile: 'user' as const, facts: { email: 'alice@example.com' }, key, actor: 't' }
+  const seen: string[] = []
+  const collideOnce: PersistIssued<IssuedCertificate> = async (cert) => {
+    seen.push(cert.serial)
+    if (seen.length === 1) throw new SerialConflictError(cert.serial)
+    return cert
+  }
+  const issued = await authority.issue(request, collideOnce)
+  t.equal(seen.length, 2, 'persisted twice')
+  t.not(seen[0], seen[1], 'with a new serial')
+  t.equal(issued.serial, seen[1])
+  let attempts = 0
+  const gaveUp = await authority
+    .issue(request, async (cert) => {
+      attempts++
+      throw new SerialConflictError(cert.serial)
+    })
+    .catch((error: unknown) => error)
+  t.ok(gaveUp instanceof SerialConflictError, 'the last collision is reported')
+  t.equal(attempts, 3, 'gives up after three collisions')
+  let other = 0
+  await t.rejects(
+    authority.issue(request, async () => {
+      other++
+      throw new Error('disk full')
+    }),
+    /disk full/,
+  )
+  t.equal(other, 1, 'any other error is not retried')
 })

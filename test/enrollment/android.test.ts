@@ -44,7 +44,7 @@ t.test('ok/Android ZIP: PKCS#12 with the returned password, CA certificates, INS
     const { credential } = pki
     const bundle = buildAndroidBundle(credential, testSettings())
     t.equal(bundle.filename, 'kagi-bob-s-pc.zip')
-    t.match(bundle.pkcs12Password, /^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/)
+    t.match(bundle.pkcs12Password, /^[a-z2-9]{4}(-[a-z2-9]{4}){4}$/)
     const zip = readZip(t, bundle.body)
     t.same(zip.names, ['kagi-bob-s-pc.p12', 'kagi-root-ca.crt', 'kagi-issuing-ca.crt', 'INSTALL.txt'])
     t.same(zip.dates[0], [2026, 6, 1, 9, 30, 0], 'entries stamped with settings.now')

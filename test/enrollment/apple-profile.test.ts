@@ -70,7 +70,7 @@ for (const c of cases) {
       t.equal(profile.PayloadScope, platform === 'macos' ? (c.kind === 'device' ? 'System' : 'User') : undefined, `${platform}: PayloadScope`)
 
       const identity = byType(profile, 'com.apple.security.pkcs12')[0]!
-      t.match(identity.Password, /^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/, 'random password in the payload, so the user is not prompted')
+      t.match(identity.Password, /^[a-z2-9]{4}(-[a-z2-9]{4}){4}$/, 'random password in the payload, so the user is not prompted')
       t.match(identity.PayloadCertificateFileName, /^kagi-[a-z0-9-]+\.p12$/)
       assertPkcs12(t, dataOf(identity.PayloadContent), identity.Password as string, pki, [credential.certificate])
 

@@ -12,14 +12,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { buildBundle } from '../../enrollment/bundle.js'
-import type { BundlePlatform, Credential } from '../../enrollment/bundle-types.js'
+import type { Platform, Credential } from '../../enrollment/bundle-types.js'
 import { fixtureCredentials, fixturesDir, testSettings } from './fixtures/helpers.js'
 
 const goldenDir = join(fixturesDir, '..', 'golden')
 const update = Boolean(process.env.UPDATE_GOLDEN)
 const { user, device } = fixtureCredentials()
 
-const goldens: [name: string, platform: BundlePlatform, credential: Credential][] = [
+const goldens: [name: string, platform: Platform, credential: Credential][] = [
   ['windows-user.ps1', 'windows', user],
   ['windows-device.ps1', 'windows', device],
   ['macos-user.mobileconfig', 'macos', user],

@@ -1,7 +1,8 @@
 import t from 'tap'
-import { fileStem, portalAddress, randomPassword, stableUuid } from '../../enrollment/bundle-common.js'
+import { fileStem, portalAddress, stableUuid } from '../../enrollment/bundle-common.js'
+import { newPkcs12Password as randomPassword } from '../../enrollment/password.js'
 import { bundleInstructions, buildBundle } from '../../enrollment/bundle.js'
-import { bundlePlatforms, type Credential } from '../../enrollment/bundle-types.js'
+import { platforms, type Credential } from '../../enrollment/bundle-types.js'
 import { instructionLanguages, macosPortalCommand } from '../../enrollment/instructions.js'
 import { fixtureCredentials, seededRandom, testSettings } from './fixtures/helpers.js'
 
@@ -15,11 +16,11 @@ t.test('ok/buildBundle: file name, MIME type and password per platform', async (
     chromeos: ['kagi-alice-macbook.onc', 'application/x-onc'],
     android: ['kagi-alice-macbook.zip', 'application/zip'],
   } as const
-  for (const platform of bundlePlatforms) {
+  for (const platform of platforms) {
     const bundle = buildBundle(platform, user, testSettings())
     t.same([bundle.filename, bundle.contentType], expected[platform], platform)
     t.ok(bundle.body.length > 1000, `${platform}: a body`)
-    if (platform === 'android') t.match(bundle.pkcs12Password, /^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/, 'android returns the password')
+    if (platform === 'android') t.match(bundle.pkcs12Password, /^[a-z2-9]{4}(-[a-z2-9]{4}){4}$/, 'android returns the password')
     else t.equal(bundle.pkcs12Password, undefined, `${platform}: password embedded, none returned`)
   }
   t.equal(buildBundle('windows', device, testSettings()).filename, 'kagi-alice-macbook-device.ps1', 'machine bundles are told apart')
@@ -51,7 +52,7 @@ t.test('ok/one-time passwords: format, alphabet, every symbol drawn', async (t) 
   const random = seededRandom('passwords')
   for (let i = 0; i < 200; i++) {
     const p = randomPassword(random)
-    t.match(p, /^[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){3}$/)
+    t.match(p, /^[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){4}$/)
     for (const c of p.replace(/-/g, '')) seen.add(c)
   }
   t.equal(seen.size, 31, 'all 31 symbols occur, none other')
@@ -70,7 +71,7 @@ t.test('fail/portal addresses that could inject into a script, a shell or XML', 
 
 t.test('ok/instructions: every platform, kind and language, with the known traps', async (t) => {
   const options = { portal: 'vpn.example.com', filename: 'kagi-alice-macbook.x', organization: 'Example Corp' }
-  for (const platform of bundlePlatforms) {
+  for (const platform of platforms) {
     for (const kind of ['user', 'device'] as const) {
       const en = bundleInstructions(platform, kind, 'en', options)
       const ja = bundleInstructions(platform, kind, 'ja', options)
@@ -85,7 +86,7 @@ t.test('ok/instructions: every platform, kind and language, with the known traps
       }
     }
   }
-  const all = (platform: (typeof bundlePlatforms)[number], lang: 'en' | 'ja', kind: 'user' | 'device' = 'user') => bundleInstructions(platform, kind, lang, options).join('\n')
+  const all = (platform: (typeof platforms)[number], lang: 'en' | 'ja', kind: 'user' | 'device' = 'user') => bundleInstructions(platform, kind, lang, options).join('\n')
   t.match(all('macos', 'en'), 'PXPZ95SK77')
   t.match(all('macos', 'en'), 'Login Items & Extensions')
   t.match(all('macos', 'en'), 'Privacy & Security')

@@ -51,7 +51,7 @@ t.test('POST /api/v1/certificates', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload: { profile: 'user', user: 'bob@example.com' } })
     t.equal(res.statusCode, 201, res.body)
     const body = res.json()
-    t.match(body.pkcs12Password, /^[A-Za-z2-9]{5}(-[A-Za-z2-9]{5}){3}$/)
+    t.match(body.pkcs12Password, /^[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){4}$/)
     t.equal(res.headers['cache-control'], 'no-store')
     const p12 = dir.file('bob.p12', Buffer.from(body.pkcs12, 'base64'))
     const info = run('openssl', ['pkcs12', '-info', '-noout', '-in', p12, '-passin', `pass:${body.pkcs12Password}`])
@@ -102,9 +102,9 @@ t.test('POST /api/v1/certificates', async (t) => {
     const rsa1024 = opensslCsr(dir.dir, 'rsa:1024')
     const p521 = opensslCsr(dir.dir, 'ec:P-521')
     const cases: [string, unknown, number, string, RegExp][] = [
-      ['fail/unknown-profile', { profile: 'nope', user: 'a@example.com' }, 400, 'invalid_request', /profile must be one of user, device/],
+      ['fail/unknown-profile', { profile: 'nope', user: 'a@example.com' }, 400, 'invalid_request', /profile must be user or device/],
       ['fail/no-user', { profile: 'user' }, 400, 'invalid_request', /user/],
-      ['fail/bad-email', { profile: 'user', user: 'not an email' }, 400, 'profile_violation', /not an ASCII email/],
+      ['fail/bad-email', { profile: 'user', user: 'not an email' }, 400, 'invalid_request', /user must be an ASCII email/],
       ['fail/unknown-field', { profile: 'user', user: 'a@example.com', subject: 'CN=x' }, 400, 'invalid_request', /unknown field\(s\): subject/],
       ['fail/device-without-device', { profile: 'device', user: 'a@example.com' }, 400, 'profile_violation', /needs "device"/],
       ['fail/device-without-hostname', { profile: 'device', user: 'a@example.com', device: { name: 'x', platform: 'windows' } }, 400, 'profile_violation', /requires device.hostname/],

@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { badRequest } from './errors.js'
+import { badRequest } from '../errors.js'
 
 /**
  * Parses input with a zod schema, or throws one readable 400 (`invalid_request`)

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
-import { buildBundle } from '../enrollment/bundle.js'
-import { defaultVpnSubType, type Bundle, type BundlePlatform, type BundleSettings, type Credential } from '../enrollment/bundle-types.js'
-import type { KagiServices } from './startup/services.js'
+import { portalAddress } from '../../enrollment/bundle-common.js'
+import { defaultVpnSubType, type BundleSettings } from '../../enrollment/bundle-types.js'
+import type { KagiServices } from '../startup/services.js'
 
 /**
  * Reverse-DNS prefix for profile identifiers, from KAGI_PUBLIC_URL's host
@@ -21,18 +21,9 @@ export async function bundleSettings(services: Pick<KagiServices, 'config' | 'pr
   return {
     organization: config.caName,
     identifierPrefix: identifierPrefix(config.publicUrl),
-    portal: config.gpPortal,
+    // Checked here, before anything is signed, rather than by the builder afterwards.
+    portal: portalAddress(config.gpPortal),
     vpnSubType: config.gpVpnSubType || defaultVpnSubType,
     signer: signed ? await services.profileSigner.get() : undefined,
   }
-}
-
-/** Builds the bundle for a platform from a credential kagi just issued. */
-export async function bundleFor(
-  services: Pick<KagiServices, 'config' | 'profileSigner'>,
-  platform: BundlePlatform,
-  credential: Credential,
-  options: { signed?: boolean } = {},
-): Promise<Bundle> {
-  return buildBundle(platform, credential, await bundleSettings(services, options.signed ?? true))
 }
