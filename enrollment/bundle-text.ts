@@ -3,9 +3,10 @@
  * §2.2 Char excludes C0 controls, U+FFFE/U+FFFF and lone surrogates), a
  * PowerShell single-quoted string and `#` comment (a line or paragraph
  * separator ends the line), ONC JSON (RFC 8259 needs valid Unicode), and a
- * certificate's UTF8String. Bidirectional overrides and isolates are refused
- * too: they make a name display as something else (CVE-2021-42574, "Trojan
- * Source"). The input schemas in src/schemas use this one rule, so a name
+ * certificate's UTF8String. Also refused: U+FFFD, which is what a decoder
+ * left of bytes that were not UTF-8 (the name is not what was sent), and
+ * bidirectional overrides and isolates, which make a name display as
+ * something else (CVE-2021-42574, "Trojan Source"). The input schemas in src/schemas use this one rule, so a name
  * is refused before anything is issued rather than when a bundle is built.
  */
 
@@ -19,6 +20,7 @@ function unsafe(code: number): boolean {
     (code >= 0x202a && code <= 0x202e) || // bidi embeddings and overrides
     (code >= 0x2066 && code <= 0x2069) || // bidi isolates
     code === 0xfeff || // byte order mark / zero-width no-break space
+    code === 0xfffd || // the replacement character: what a decoder leaves of bytes that were not UTF-8
     (code >= 0xfdd0 && code <= 0xfdef) ||
     code === 0xfffe ||
     code === 0xffff // Unicode noncharacters

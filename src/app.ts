@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { tokenAuth } from './auth/bearer.js'
 import { toHttpError } from './errors.js'
+import { parseQueryString } from './schemas/query-string.js'
 import { certificateRoutes } from './routes/api-v1-certificates.js'
 import { healthRoutes } from './routes/health.js'
 import { pkiRoutes } from './routes/pki.js'
@@ -46,6 +47,7 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
+    routerOptions: { querystringParser: parseQueryString },
     // Behind a load balancer set trustProxy through a future option; default is the socket address.
     return503OnClosing: true,
   })

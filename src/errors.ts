@@ -20,7 +20,15 @@ export const apiErrorStatus = {
   enrollment_conflict: 409, // concurrent enrollments of one device kept colliding
   payload_too_large: 413,
   unsupported_media_type: 415,
-} as const satisfies Record<string, number>
+  // The CA core's codes (ca/errors.ts), which reach clients as they are.
+  csr_invalid: 400,
+  csr_signature_invalid: 400,
+  key_rejected: 400,
+  ca_import_invalid: 400,
+  ca_already_initialized: 409,
+  ca_not_initialized: 503,
+  ca_passphrase_wrong: 500,
+} as const satisfies Record<string, number> & Record<CaErrorCode, number>
 
 export type ApiErrorCode = keyof typeof apiErrorStatus
 
@@ -39,19 +47,6 @@ export class ApiError extends Error {
 
 export const badRequest = (message: string, code: ApiErrorCode = 'bad_request'): ApiError => new ApiError(code, message)
 export const notFound = (message: string): ApiError => new ApiError('not_found', message)
-
-/** The one mapping from CA core error codes to HTTP statuses. */
-const caStatus: Record<CaErrorCode, number> = {
-  csr_invalid: 400,
-  csr_signature_invalid: 400,
-  key_rejected: 400,
-  profile_violation: 400,
-  ca_import_invalid: 400,
-  not_found: 404,
-  ca_already_initialized: 409,
-  ca_not_initialized: 503,
-  ca_passphrase_wrong: 500,
-}
 
 /** JSON error body: `{ "error": { "code", "message" } }`. */
 export interface ErrorBody {
@@ -75,7 +70,7 @@ const fastifyCodes: Record<string, ApiErrorCode> = {
 export function toHttpError(error: unknown): { status: number; body: ErrorBody; internal: boolean } {
   if (error instanceof ApiError) return { status: error.statusCode, body: { error: { code: error.code, message: error.message } }, internal: false }
   if (error instanceof CaError) {
-    const status = caStatus[error.code] ?? 500
+    const status = apiErrorStatus[error.code] ?? 500
     if (status < 500) return { status, body: { error: { code: error.code, message: error.message } }, internal: false }
   }
   const e = error as { statusCode?: number; code?: string; message?: string; name?: string }

@@ -9,12 +9,12 @@ import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
 import { createHash } from 'node:crypto'
 import { isDeviceId } from '../db/device-repository.js'
-import { issueEnrollment } from '../routes/api-v1-certificates.js'
 import { bundleFlags, issueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
 import type { z } from 'zod'
 import { ApiError } from '../errors.js'
-import { enroll, type EnrollRequest } from '../use-cases/enroll.js'
+import { enroll, issueEnrollment, type EnrollRequest } from '../use-cases/enroll.js'
+import type { KagiServices } from '../startup/services.js'
 import { assertWritable, readInput } from './files.js'
 
 export type { Flags } from './command.js'
@@ -35,6 +35,20 @@ function parseFlags<T>(schema: z.ZodType<T>, input: unknown): T {
   } catch (error) {
     if (error instanceof ApiError) throw new UsageError(error.message)
     throw error
+  }
+}
+
+/**
+ * Writes what an issuance produced; if that fails after all (the disk filled
+ * up since --out was checked), the new certificate is revoked: its key
+ * existed only in this process, so no one could ever use it.
+ */
+async function writeOrRevoke(services: KagiServices, serial: string, write: () => void): Promise<void> {
+  try {
+    write()
+  } catch (error) {
+    await revoke(services, serial, 'cessationOfOperation', 'cli')
+    throw new Error(`could not write the output (${(error as NodeJS.ErrnoException).code ?? error}); certificate ${serial} was revoked, since its key is lost`)
   }
 }
 
@@ -230,13 +244,15 @@ export const commands: Record<string, Command> = {
         const services = (await runtimeServices(runtime))!
         if (!body.csr) info(`generating a ${body.keyType ?? 'rsa-2048'} key...`)
         const result = await enroll(services, issueEnrollment(body, cliActor))
-        writeFileSync(`${prefix}.crt`, result.certificatePem)
-        writeFileSync(`${prefix}.chain.pem`, result.chainPem)
+        await writeOrRevoke(services, result.serial, () => {
+          writeFileSync(`${prefix}.crt`, result.certificatePem)
+          writeFileSync(`${prefix}.chain.pem`, result.chainPem)
+          if (result.pkcs12) writeFileSync(`${prefix}.p12`, result.pkcs12.der, { mode: 0o600 })
+        })
         out(`serial ${result.serial}`)
         out(`wrote ${prefix}.crt and ${prefix}.chain.pem`)
         if (result.superseded.length) out(`revoked as superseded: ${result.superseded.join(', ')}`)
         if (result.pkcs12) {
-          writeFileSync(`${prefix}.p12`, result.pkcs12.der, { mode: 0o600 })
           out(`wrote ${prefix}.p12 (mode 0600); its one-time password, not stored anywhere:`)
           out(result.pkcs12.password)
         }
@@ -276,7 +292,7 @@ export const commands: Record<string, Command> = {
           current: flags.renew === true ? 'supersede' : 'keep-unless-near-expiry',
         })
         const bundle = result.bundle!
-        writeFileSync(file, bundle.body, { mode: 0o600 })
+        await writeOrRevoke(services, result.serial, () => writeFileSync(file, bundle.body, { mode: 0o600 }))
         out(`serial ${result.serial}, device ${result.deviceId}`)
         out(`wrote ${file} (${bundle.contentType}, mode 0600; it holds a private key)`)
         if (result.superseded.length) out(`revoked as superseded: ${result.superseded.join(', ')}`)

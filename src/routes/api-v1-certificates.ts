@@ -3,9 +3,9 @@ import { derToPem, normalizeSerial } from '../../ca/index.js'
 import { findCertificate, listCertificates, type CertificateListRow } from '../db/certificate-query.js'
 import { badRequest, notFound } from '../errors.js'
 import { listQuery } from '../schemas/certificates.js'
-import { issueBody, type IssueBody } from '../schemas/enrollment.js'
+import { issueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
-import { enroll, type EnrollRequest } from '../use-cases/enroll.js'
+import { enroll, issueEnrollment, type EnrollRequest } from '../use-cases/enroll.js'
 import { parseRevokeRequest, revoke } from '../use-cases/revoke.js'
 import type { RouteOptions } from './route-options.js'
 
@@ -14,21 +14,6 @@ export const tokenActor = (request: FastifyRequest): EnrollRequest['actor'] => (
   label: `token:${request.principal!.name}`,
   role: request.principal!.role === 'admin' ? 'admin' : 'mdm',
 })
-
-/** The enrollment a POST /api/v1/certificates body (or `kagi issue`) asks for: a device's previous certificate is superseded. */
-export function issueEnrollment(body: IssueBody, actor: EnrollRequest['actor']): EnrollRequest {
-  if (body.csr && body.keyType) throw badRequest('keyType applies only when kagi generates the key; omit it when sending a csr')
-  if (body.signed !== undefined && !body.bundle) throw badRequest('signed applies only with bundle')
-  return {
-    actor,
-    email: body.user,
-    profile: body.profile,
-    device: body.device,
-    key: body.csr ? { csr: body.csr } : { generate: body.keyType ?? 'rsa-2048' },
-    deliver: body.bundle ? { as: 'bundle', platform: body.bundle, signed: body.signed ?? true } : body.csr ? { as: 'certificate' } : { as: 'pkcs12' },
-    current: 'supersede',
-  }
-}
 
 /** The JSON view of a certificate row (API field names are a contract). */
 export function certificateView(row: CertificateListRow, now = new Date()) {

@@ -11,6 +11,7 @@ import { deviceMatchKey, findDeviceByMatchKey, findDeviceNamed, findOwnedDevice,
 import { ActiveConflictError, DeviceConflictError, type AuditRow, type EnrollmentRecord, type NewDevice } from '../db/enrollment-store.js'
 import { ApiError, badRequest, notFound } from '../errors.js'
 import { deviceNameField, emailField, hostnameField, platformField, profileField, serialNumberField } from '../schemas/identity.js'
+import type { IssueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
 import type { KagiServices } from '../startup/services.js'
 import { bundleSettings } from './bundle-settings.js'
@@ -64,7 +65,7 @@ export const enrollRequestSchema = z.object({
    * answers 409 certificate_current while it has more than 30 days left.
    */
   current: z.enum(['supersede', 'keep-unless-near-expiry']),
-  /** The page: a new device may not take a name the user already gives another device. */
+  /** The page: refuse a device name the user already uses (409 device_name_in_use: renew that device instead). */
   uniqueDeviceName: z.boolean().optional(),
 })
 
@@ -115,6 +116,21 @@ export async function enroll(services: EnrollServices, input: EnrollRequest): Pr
       if (!(error instanceof DeviceConflictError || error instanceof ActiveConflictError)) throw error
       if (attempt >= MAX_ATTEMPTS) throw new ApiError('enrollment_conflict', 'other enrollments of this device are in progress; try again in a moment')
     }
+  }
+}
+
+/** The enrollment a POST /api/v1/certificates body (or `kagi issue`) asks for: a device's previous certificate is superseded. */
+export function issueEnrollment(body: IssueBody, actor: EnrollRequest['actor']): EnrollRequest {
+  if (body.csr && body.keyType) throw badRequest('keyType applies only when kagi generates the key; omit it when sending a csr')
+  if (body.signed !== undefined && !body.bundle) throw badRequest('signed applies only with bundle')
+  return {
+    actor,
+    email: body.user,
+    profile: body.profile,
+    device: body.device,
+    key: body.csr ? { csr: body.csr } : { generate: body.keyType ?? 'rsa-2048' },
+    deliver: body.bundle ? { as: 'bundle', platform: body.bundle, signed: body.signed ?? true } : body.csr ? { as: 'certificate' } : { as: 'pkcs12' },
+    current: 'supersede',
   }
 }
 
@@ -200,18 +216,19 @@ async function resolveDevice(services: EnrollServices, userId: string | undefine
     return existing(row, choice.hostname)
   }
   const matchKey = deviceMatchKey(choice)
+  // The page: a name the user already gives a device is that device; renewing it is "Download again".
+  if (request.uniqueDeviceName && userId) {
+    const named = await findDeviceNamed(services.db, userId, choice.name)
+    if (named) {
+      throw new ApiError('device_name_in_use', `you already have a device named "${named.name}": use "Download again" on that device to renew it, or choose another name`)
+    }
+  }
   const row = userId ? await findDeviceByMatchKey(services.db, userId, matchKey) : undefined
   if (row) {
     if (row.platform !== choice.platform) throw badRequest(`device ${row.id} (serial number ${choice.serialNumber}) is a ${row.platform} device, not ${choice.platform}`)
     const found = existing(row, choice.hostname)
     if (row.name !== choice.name && !choice.serialNumber) found.update = { ...found.update, name: choice.name }
     return found
-  }
-  if (request.uniqueDeviceName && userId) {
-    const named = await findDeviceNamed(services.db, userId, choice.name)
-    if (named) {
-      throw new ApiError('device_name_in_use', `you already have a device named "${named.name}": use "Download again" on that device to renew it, or choose another name`)
-    }
   }
   const id = randomUUID()
   const create: NewDevice = { id, name: choice.name, platform: choice.platform, hostname: choice.hostname ?? null, serialNumber: choice.serialNumber ?? null, matchKey }
@@ -229,7 +246,7 @@ function existing(row: DeviceRow, hostname: string | undefined): ResolvedDevice 
 function checkHostnameSuffix(suffixes: readonly string[], hostname: string): void {
   if (suffixes.length === 0) return
   if (suffixes.some((suffix) => hostname === suffix || hostname.endsWith(`.${suffix}`))) return
-  throw badRequest(`the host name ${hostname} is not in the company's domains (${suffixes.join(', ')})`, 'profile_violation')
+  throw badRequest(`hostname ${hostname} is not in the company's domains (${suffixes.join(', ')}); ask IT which name to use`, 'profile_violation')
 }
 
 /**

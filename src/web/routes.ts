@@ -12,6 +12,7 @@ import { isCertificateEmail } from '../../ca/index.js'
 import { ConfigError, samlConfigured } from '../config.js'
 import { activeSerialsOfDevice, devicesOfUser, findOwnedDevice } from '../db/device-repository.js'
 import { enrollForm, renewForm } from '../schemas/enrollment.js'
+import { parseQueryString } from '../schemas/query-string.js'
 import { enroll, type Enrollment } from '../use-cases/enroll.js'
 import { ownerDeviceRoutes } from '../routes/api-v1-devices.js'
 import { ApiError, toHttpError } from '../errors.js'
@@ -44,7 +45,7 @@ export function signInMode(config: KagiServices['config']): SignInMode {
 export async function webRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {
   const { config, db } = services
   const mode = signInMode(config)
-  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 })
+  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024, parser: parseQueryString })
   await app.register(fastifyRateLimit, { global: false })
   const authenticator = await registerSessions(app, config, services.sessionKey)
 

@@ -1,6 +1,7 @@
 import { bundleInstructions } from '../../enrollment/instructions.js'
 import type { SessionUser } from '../auth/session.js'
 import type { Platform } from '../../enrollment/bundle-types.js'
+import type { EnrollmentProfile } from '../../profiles/index.js'
 import { platforms } from '../../enrollment/bundle-types.js'
 import type { DeviceWithCertificates } from '../db/device-repository.js'
 import { html, page, type Html, type PageContext } from './html.js'
@@ -44,7 +45,7 @@ export function signInFailedView(ctx: PageContext, reason: string, title: Messag
 export interface EnrollFormValues {
   platform?: Platform
   deviceName?: string
-  kind?: 'user' | 'device'
+  kind?: EnrollmentProfile
   hostname?: string
 }
 
@@ -131,7 +132,7 @@ ${notice(ctx, model.notice)}${enrollForm(ctx, model)}
 /** After enrollment: the download (a data: link the page clicks itself), the one-time password where needed, the steps. */
 export function readyView(
   ctx: PageContext,
-  model: { user: SessionUser; csrf: string; platform: Platform; kind: 'user' | 'device'; filename: string; contentType: string; body: Buffer; pkcs12Password?: string; portal?: string; organization: string },
+  model: { user: SessionUser; csrf: string; platform: Platform; kind: EnrollmentProfile; filename: string; contentType: string; body: Buffer; pkcs12Password?: string; portal?: string; organization: string },
 ): Html {
   const href = `data:${model.contentType};base64,${model.body.toString('base64')}`
   return page(

@@ -30,6 +30,7 @@ import {
   postPageForm,
   rowCounts,
   signedInApp,
+  urlLabel,
   type Case,
 } from './support.js'
 
@@ -82,7 +83,7 @@ t.test('api json: POST /api/v1/certificates refuses a hostile value in any field
     await t.test(`api json: device.name with ${good.label} is accepted (201)`, async (t) => {
       const before = await rowCounts(database.db)
       const res = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload: apiBody('device.name', good.value, 0, 'macos') })
-      t.equal(res.statusCode, 201, brief(res))
+      t.equal(res.statusCode, 201, `status 201 (got ${brief(res)})`)
       const body = jsonOf(res) as { deviceId?: string; pkcs12?: string } | undefined
       t.ok(body?.pkcs12, 'a PKCS#12 with the generated key')
       t.equal((await rowCounts(database.db)).certificate, before.certificate + 1, 'one certificate row')
@@ -92,7 +93,7 @@ t.test('api json: POST /api/v1/certificates refuses a hostile value in any field
   }
   await t.test('api json: a good device host name is accepted (201)', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload: apiBody('device.hostname', 'pc-1.corp.example.com', 0, 'windows') })
-    t.equal(res.statusCode, 201, brief(res))
+    t.equal(res.statusCode, 201, `status 201 (got ${brief(res)})`)
   })
 })
 
@@ -111,7 +112,7 @@ for (const platform of ['macos', 'ios', 'windows', 'chromeos'] as const) {
       await t.test(`api bundle ${platform}: device.name with ${good.label} is accepted (201)`, async (t) => {
         const before = await rowCounts(database.db)
         const res = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload: apiBody('device.name', good.value, 0, platform, { bundle: platform }) })
-        t.equal(res.statusCode, 201, brief(res))
+        t.equal(res.statusCode, 201, `status 201 (got ${brief(res)})`)
         const body = jsonOf(res) as { bundle?: { platform?: string; data?: string } } | undefined
         t.equal(body?.bundle?.platform, platform, 'the answer carries the bundle')
         t.ok(body?.bundle?.data, 'with its data')
@@ -125,11 +126,11 @@ t.test('mdm: GET /api/v1/mdm/profiles/<platform> validates user, device and host
   const { app, as, database } = await build(t, { env: { KAGI_GP_PORTAL: 'vpn.example.com' } })
   const url = (platform: string, fields: Record<string, string | undefined>) => `/api/v1/mdm/profiles/${platform}?${formOf(fields)}`
   const cases: { name: string; field: RegExp; url: string }[] = [
-    ...hostileEmails.map((c, i) => ({ name: `mdm macos: user with ${c.label}`, field: /\buser\b/, url: url('macos', { user: c.value, device: `SN-USER-${i}` }) })),
-    ...hostileNames.map((c) => ({ name: `mdm macos: device with ${c.label}`, field: /\bdevice\b/, url: url('macos', { user: 'alice@example.com', device: c.value }) })),
+    ...hostileEmails.map((c, i) => ({ name: `mdm macos: user with ${urlLabel(c)}`, field: /\buser\b/, url: url('macos', { user: c.value, device: `SN-USER-${i}` }) })),
+    ...hostileNames.map((c) => ({ name: `mdm macos: device with ${urlLabel(c)}`, field: /\bdevice\b/, url: url('macos', { user: 'alice@example.com', device: c.value }) })),
     ...(['macos', 'windows'] as const).flatMap((platform) =>
       hostileHostnames.map((c, i) => ({
-        name: `mdm ${platform}: hostname with ${c.label}`,
+        name: `mdm ${platform}: hostname with ${urlLabel(c)}`,
         field: /hostname/,
         url: url(platform, { user: 'alice@example.com', device: `SN-${platform}-${i}`, profile: 'device', hostname: c.value }),
       })),
@@ -146,9 +147,9 @@ t.test('mdm: GET /api/v1/mdm/profiles/<platform> validates user, device and host
   await t.test('mdm: a good user, device and hostname are accepted (200)', async (t) => {
     const before = await rowCounts(database.db)
     const user = await app.inject({ method: 'GET', url: url('macos', { user: 'alice@example.com', device: 'C02GOOD1' }), headers: as.mdm })
-    t.equal(user.statusCode, 200, brief(user))
+    t.equal(user.statusCode, 200, `status 200 (got ${brief(user)})`)
     const device = await app.inject({ method: 'GET', url: url('windows', { user: 'alice@example.com', device: 'PC-GOOD-1', profile: 'device', hostname: 'pc-good.corp.example.com' }), headers: as.mdm })
-    t.equal(device.statusCode, 200, brief(device))
+    t.equal(device.statusCode, 200, `status 200 (got ${brief(device)})`)
     t.equal((await rowCounts(database.db)).certificate, before.certificate + 2, 'two certificate rows')
   })
 })
@@ -156,8 +157,8 @@ t.test('mdm: GET /api/v1/mdm/profiles/<platform> validates user, device and host
 t.test('list: GET /api/v1/certificates with a hostile filter is a 400, not a 500', async (t) => {
   const { app, as, database } = await build(t)
   const cases = [
-    ...hostileNames.map((c) => ({ name: `list: ?user= with ${c.label}`, field: /\buser\b/, query: formOf({ user: c.value }) })),
-    ...hostileNames.map((c) => ({ name: `list: ?device= with ${c.label}`, field: /\bdevice\b/, query: formOf({ device: c.value }) })),
+    ...hostileNames.map((c) => ({ name: `list: ?user= with ${urlLabel(c)}`, field: /\buser\b/, query: formOf({ user: c.value }) })),
+    ...hostileNames.map((c) => ({ name: `list: ?device= with ${urlLabel(c)}`, field: /\bdevice\b/, query: formOf({ device: c.value }) })),
   ]
   for (const c of cases) {
     await t.test(`${c.name} → 400`, async (t) => {
@@ -170,16 +171,16 @@ t.test('list: GET /api/v1/certificates with a hostile filter is a 400, not a 500
   await t.test('list: good filters answer 200', async (t) => {
     for (const query of ['user=alice@example.com', 'device=C02GOOD1', `device=${encodeURIComponent('山田のMacBook')}`]) {
       const res = await app.inject({ method: 'GET', url: `/api/v1/certificates?${query}`, headers: as.admin })
-      t.equal(res.statusCode, 200, `?${query}: ${brief(res)}`)
+      t.equal(res.statusCode, 200, `?${query}: status 200 (got ${brief(res)})`)
     }
   })
 })
 
 /** The page's enrollment cases: hostile device names (macOS, user certificate) and host names (Windows, device certificate). */
 const pageCases: { name: string; fields: Record<string, string>; good: boolean }[] = [
-  ...hostileNames.map((c) => ({ name: `page: deviceName with ${c.label}`, fields: { platform: 'macos', deviceName: c.value, kind: 'user', hostname: '' }, good: false })),
+  ...hostileNames.map((c) => ({ name: `page: deviceName with ${urlLabel(c)}`, fields: { platform: 'macos', deviceName: c.value, kind: 'user', hostname: '' }, good: false })),
   ...hostileHostnames.map((c, i) => ({
-    name: `page: hostname with ${c.label}`,
+    name: `page: hostname with ${urlLabel(c)}`,
     fields: { platform: 'windows', deviceName: `Alice PC ${i}`, kind: 'device', hostname: c.value },
     good: false,
   })),
@@ -198,7 +199,7 @@ for (const [n, chunk] of chunks(pageCases, 8).entries()) {
         t.match(String(res.headers['content-type']), /text\/html/, `${c.name}: an HTML page`)
         t.notMatch(res.body, /^\s+at .+:\d+:\d+\)?$/m, `${c.name}: no stack trace`)
         if (c.good) {
-          t.equal(res.statusCode, 200, brief(res))
+          t.equal(res.statusCode, 200, `status 200 (got ${brief(res)})`)
           t.match(res.body, /href="data:[^;"]+;base64,/, 'the download page')
           t.equal((await rowCounts(database.db)).certificate, before.certificate + 1, 'one certificate row')
         } else {
@@ -217,15 +218,15 @@ for (const [n, chunk] of chunks(ownerCases, 8).entries()) {
   t.test(`owner download: GET /api/v1/devices/<id>/bundle, cases ${n * 8 + 1}–${n * 8 + chunk.length}: a hostile hostname is a 400, no rows`, async (t) => {
     const { app, database, page } = await signedInApp(t)
     const enrolled = await page.post('/enroll', { platform: 'macos', deviceName: 'Alice Mac', kind: 'user', hostname: '' })
-    t.equal(enrolled.statusCode, 200, `the device is enrolled first: ${brief(enrolled)}`)
+    t.equal(enrolled.statusCode, 200, `the device is enrolled first: status 200 (got ${brief(enrolled)})`)
     const device = await database.db.selectFrom('device').select('id').where('name', '=', 'Alice Mac').executeTakeFirstOrThrow()
     for (const { c, good } of chunk) {
-      const name = `owner download: hostname with ${c.label}`
+      const name = `owner download: hostname with ${urlLabel(c)}`
       await t.test(good ? `${name} is accepted (200)` : `${name} → 400, no rows`, async (t) => {
         const before = await rowCounts(database.db)
         const res = await page.get(`/api/v1/devices/${device.id}/bundle?${formOf({ platform: 'macos', profile: 'device', hostname: c.value })}`)
         if (good) {
-          t.equal(res.statusCode, 200, brief(res))
+          t.equal(res.statusCode, 200, `status 200 (got ${brief(res)})`)
           t.equal((await rowCounts(database.db)).certificate, before.certificate + 1, 'one certificate row')
         } else {
           assertJsonError(t, res, 400, /hostname/, name)
@@ -278,12 +279,15 @@ t.test('cli: kagi issue and kagi bundle refuse hostile values before writing any
       message: /host/i,
     })
   }
+  // Nothing else writes between two cases: each case's "after" is the next one's "before".
+  let counts = await cli.counts()
   for (const c of cases) {
     await t.test(`${c.name} → non-zero exit, a message, no rows, no file`, async (t) => {
-      const before = await cli.counts()
+      const before = counts
       const r = cli.kagi(...c.args)
       assertCliRefused(t, r, c.message, c.name)
-      t.same(await cli.counts(), before, `${c.name}: no new rows in app_user, device, certificate, audit_event`)
+      counts = await cli.counts()
+      t.same(counts, before, `${c.name}: no new rows in app_user, device, certificate, audit_event`)
       t.same(
         c.files.filter((f) => existsSync(f)),
         [],
@@ -344,12 +348,12 @@ t.test('hostname policy: KAGI_DEVICE_HOSTNAME_SUFFIXES limits device host names'
   for (const [i, hostname] of ['pc-1.corp.example.com', 'pc-2.example.net'].entries()) {
     await t.test(`hostname policy: api json ${hostname} is inside the suffixes → 201`, async (t) => {
       const res = await post(hostname, 10 + i)
-      t.equal(res.statusCode, 201, brief(res))
+      t.equal(res.statusCode, 201, `status 201 (got ${brief(res)})`)
     })
   }
   await t.test('hostname policy: mdm pc-3.corp.example.com → 200', async (t) => {
     const res = await app.inject({ method: 'GET', url: `/api/v1/mdm/profiles/windows?${formOf({ user: 'alice@example.com', device: 'SN-POLICY-4', profile: 'device', hostname: 'pc-3.corp.example.com' })}`, headers: as.mdm })
-    t.equal(res.statusCode, 200, brief(res))
+    t.equal(res.statusCode, 200, `status 200 (got ${brief(res)})`)
   })
 })
 
@@ -361,7 +365,7 @@ t.test('hostname normalisation: PC-1.Corp.Example.com is accepted and stored as 
     headers: as.admin,
     payload: { profile: 'device', user: 'alice@example.com', device: { name: 'Alice PC', platform: 'windows', hostname: 'PC-1.Corp.Example.com' } },
   })
-  t.equal(res.statusCode, 201, brief(res))
+  t.equal(res.statusCode, 201, `status 201 (got ${brief(res)})`)
   const body = jsonOf(res) as { certificate?: string; deviceId?: string } | undefined
   if (!body?.certificate || !body.deviceId) return
   const cert = new X509Certificate(body.certificate)
@@ -379,7 +383,7 @@ t.test("hostname held by another user: bob cannot take alice's host name except 
     headers: as.mdm,
     payload: { profile: 'device', user: 'alice@example.com', device: { name: 'Alice PC', platform: 'windows', serialNumber: 'SN-ALICE', hostname: 'pc-1.corp.example.com' } },
   })
-  t.equal(alice.statusCode, 201, `alice's device certificate: ${brief(alice)}`)
+  t.equal(alice.statusCode, 201, `alice's device certificate: status 201 (got ${brief(alice)})`)
   // Each request names a device of its own, so one answer cannot be a consequence of an earlier one.
   const mdmUrl = (hostname: string, serial: string) => `/api/v1/mdm/profiles/windows?${formOf({ user: 'bob@example.com', device: serial, profile: 'device', hostname })}`
 
@@ -408,13 +412,13 @@ t.test("hostname held by another user: bob cannot take alice's host name except 
     await bob.get('/')
     const before = await rowCounts(database.db)
     const res = await bob.post('/enroll', { platform: 'windows', deviceName: 'Bob PC', kind: 'device', hostname: 'pc-1.corp.example.com' })
-    t.equal(res.statusCode, 409, brief(res))
+    t.equal(res.statusCode, 409, `status 409 (got ${brief(res)})`)
     t.match(String(res.headers['content-type']), /text\/html/, 'an HTML page')
     await assertNoNewRows(t, database.db, before, 'page')
   })
   await t.test('hostname held by another user: bob with a host name of his own is accepted (200)', async (t) => {
     const res = await app.inject({ method: 'GET', url: mdmUrl('pc-2.corp.example.com', 'SN-BOB-OWN'), headers: as.mdm })
-    t.equal(res.statusCode, 200, brief(res))
+    t.equal(res.statusCode, 200, `status 200 (got ${brief(res)})`)
   })
   await t.test('hostname held by another user: an admin token may reassign it (201), and the reassignment is audited', async (t) => {
     const audited = async () => (await database.db.selectFrom('audit_event').select('action').execute()).filter((e) => /hostname/i.test(e.action)).length
@@ -425,7 +429,7 @@ t.test("hostname held by another user: bob cannot take alice's host name except 
       headers: as.admin,
       payload: { profile: 'device', user: 'bob@example.com', device: { name: 'Bob Admin PC', platform: 'windows', serialNumber: 'SN-BOB-ADMIN', hostname: 'pc-1.corp.example.com' } },
     })
-    t.equal(res.statusCode, 201, brief(res))
+    t.equal(res.statusCode, 201, `status 201 (got ${brief(res)})`)
     t.ok((await audited()) > auditedBefore, 'an audit_event whose action names the hostname reassignment')
   })
 })

@@ -26,9 +26,9 @@ t.test('api: POST /api/v1/certificates twice for the same device supersedes the 
 
   await t.test('api: same user and device.serialNumber (the name changed meanwhile) → one active', async (t) => {
     const first = await post({ profile: 'user', user: 'alice@example.com', device: { name: goodNames[0]!.value, platform: 'macos', serialNumber: 'C02SAME' } })
-    t.equal(first.statusCode, 201, brief(first))
+    t.equal(first.statusCode, 201, `status 201 (got ${brief(first)})`)
     const second = await post({ profile: 'user', user: 'alice@example.com', device: { name: 'Alice MacBook (renamed)', platform: 'macos', serialNumber: 'C02SAME' } })
-    t.equal(second.statusCode, 201, brief(second))
+    t.equal(second.statusCode, 201, `status 201 (got ${brief(second)})`)
     t.equal(deviceIdOf(second), deviceIdOf(first), 'the same device')
     await assertOneActive(t, database.db, deviceIdOf(first), 'user', 2, 'api, same serial number')
     const rows = await certificatesOf(database.db, deviceIdOf(first), 'user')
@@ -38,9 +38,9 @@ t.test('api: POST /api/v1/certificates twice for the same device supersedes the 
   await t.test('api: same user, name and platform (no serial number) → one active', async (t) => {
     const body = { profile: 'user', user: 'alice@example.com', device: { name: goodNames[1]!.value, platform: 'ios' } }
     const first = await post(body)
-    t.equal(first.statusCode, 201, brief(first))
+    t.equal(first.statusCode, 201, `status 201 (got ${brief(first)})`)
     const second = await post(body)
-    t.equal(second.statusCode, 201, brief(second))
+    t.equal(second.statusCode, 201, `status 201 (got ${brief(second)})`)
     t.equal(deviceIdOf(second), deviceIdOf(first), 'the same device')
     await assertOneActive(t, database.db, deviceIdOf(first), 'user', 2, 'api, same name and platform')
   })
@@ -48,9 +48,9 @@ t.test('api: POST /api/v1/certificates twice for the same device supersedes the 
   await t.test('api: the device profile twice for the same device → one active', async (t) => {
     const body = { profile: 'device', user: 'alice@example.com', device: { name: 'Alice PC', platform: 'windows', serialNumber: 'PC-SAME', hostname: 'pc-same.corp.example.com' } }
     const first = await post(body)
-    t.equal(first.statusCode, 201, brief(first))
+    t.equal(first.statusCode, 201, `status 201 (got ${brief(first)})`)
     const second = await post(body)
-    t.equal(second.statusCode, 201, brief(second))
+    t.equal(second.statusCode, 201, `status 201 (got ${brief(second)})`)
     await assertOneActive(t, database.db, deviceIdOf(first), 'device', 2, 'api, device profile')
   })
 })
@@ -72,9 +72,9 @@ function formFields(html: string, action: string): Record<string, string> | unde
 t.test('page: enrolling a device name already in use is a 409; "Download again" renews it', async (t) => {
   const { app, database, page } = await signedInApp(t)
   const mac = await page.post('/enroll', { platform: 'macos', deviceName: 'MacBook Pro', kind: 'user', hostname: '' })
-  t.equal(mac.statusCode, 200, brief(mac))
+  t.equal(mac.statusCode, 200, `status 200 (got ${brief(mac)})`)
   const pc = await page.post('/enroll', { platform: 'windows', deviceName: 'Work PC', kind: 'user', hostname: '' })
-  t.equal(pc.statusCode, 200, brief(pc))
+  t.equal(pc.statusCode, 200, `status 200 (got ${brief(pc)})`)
   const devices = await database.db.selectFrom('device').select(['id', 'name']).execute()
   const macId = devices.find((d) => d.name === 'MacBook Pro')?.id
   const pcId = devices.find((d) => d.name === 'Work PC')?.id
@@ -85,7 +85,7 @@ t.test('page: enrolling a device name already in use is a 409; "Download again" 
   await t.test('page: POST /enroll with "macbook pro" (same name, other case) → 409 page offering "Download again", nothing written', async (t) => {
     const before = await rowCounts(database.db)
     const res = await page.post('/enroll', { platform: 'macos', deviceName: 'macbook pro', kind: 'user', hostname: '' })
-    t.equal(res.statusCode, 409, brief(res))
+    t.equal(res.statusCode, 409, `status 409 (got ${brief(res)})`)
     t.match(String(res.headers['content-type']), /text\/html/, 'an HTML page')
     t.match(res.body, /Download again/, 'it offers to download the existing device again')
     await assertNoNewRows(t, database.db, before, 'enroll with a name in use')
@@ -100,7 +100,7 @@ t.test('page: enrolling a device name already in use is a 409; "Download again" 
     t.ok(fields, 'a form posting to /devices/<id>/renew for the Mac')
     t.ok(fields?._csrf, 'with a CSRF token')
     const res = await page.post(`/devices/${macId}/renew`, fields ?? {})
-    t.equal(res.statusCode, 200, brief(res))
+    t.equal(res.statusCode, 200, `status 200 (got ${brief(res)})`)
     t.match(res.body, /href="data:[^;"]+;base64,/, 'the download page')
     await assertOneActive(t, database.db, macId, 'user', 2, 'page, Download again')
     await assertOneActive(t, database.db, pcId, 'user', 1, 'page, the other device')
@@ -110,11 +110,11 @@ t.test('page: enrolling a device name already in use is a 409; "Download again" 
 t.test('owner download: GET /api/v1/devices/<id>/bundle twice → one active', async (t) => {
   const { database, page } = await signedInApp(t)
   const enrolled = await page.post('/enroll', { platform: 'macos', deviceName: 'Alice Mac', kind: 'user', hostname: '' })
-  t.equal(enrolled.statusCode, 200, brief(enrolled))
+  t.equal(enrolled.statusCode, 200, `status 200 (got ${brief(enrolled)})`)
   const device = await database.db.selectFrom('device').select('id').where('name', '=', 'Alice Mac').executeTakeFirstOrThrow()
   for (const n of [1, 2]) {
     const res = await page.get(`/api/v1/devices/${device.id}/bundle?platform=macos`)
-    t.equal(res.statusCode, 200, `download ${n}: ${brief(res)}`)
+    t.equal(res.statusCode, 200, `download ${n}: status 200 (got ${brief(res)})`)
   }
   await assertOneActive(t, database.db, device.id, 'user', 3, 'owner download')
 })
@@ -123,15 +123,15 @@ t.test('mdm: a second fetch is 409 certificate_current; renew=true replaces → 
   const { app, as, database } = await build(t)
   const url = (extra: Record<string, string> = {}) => `/api/v1/mdm/profiles/ios?${formOf({ user: 'alice@example.com', device: 'F2LXSAME', ...extra })}`
   const first = await app.inject({ method: 'GET', url: url(), headers: as.mdm })
-  t.equal(first.statusCode, 200, brief(first))
+  t.equal(first.statusCode, 200, `status 200 (got ${brief(first)})`)
   const deviceId = String(first.headers['x-kagi-device-id'])
   const before = await rowCounts(database.db)
   const again = await app.inject({ method: 'GET', url: url(), headers: as.mdm })
-  t.equal(again.statusCode, 409, brief(again))
+  t.equal(again.statusCode, 409, `status 409 (got ${brief(again)})`)
   t.equal((jsonOf(again) as { error?: { code?: string } } | undefined)?.error?.code, 'certificate_current')
   await assertNoNewRows(t, database.db, before, 'mdm, second fetch')
   const renewed = await app.inject({ method: 'GET', url: url({ renew: 'true' }), headers: as.mdm })
-  t.equal(renewed.statusCode, 200, brief(renewed))
+  t.equal(renewed.statusCode, 200, `status 200 (got ${brief(renewed)})`)
   await assertOneActive(t, database.db, deviceId, 'user', 2, 'mdm, renew=true')
 })
 
@@ -188,7 +188,7 @@ t.test('supersede touches only the same device and profile; a revoked certificat
   const { app, as, database } = await build(t)
   const post = async (payload: object) => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload })
-    t.equal(res.statusCode, 201, brief(res))
+    t.equal(res.statusCode, 201, `status 201 (got ${brief(res)})`)
     return res.json() as { serial: string; deviceId: string }
   }
   const statusOf = async (serial: string) => database.db.selectFrom('certificate').select(['status', 'revocation_reason']).where('serial', '=', serial).executeTakeFirstOrThrow()
@@ -209,7 +209,7 @@ t.test('supersede touches only the same device and profile; a revoked certificat
 
   // A certificate revoked for another reason keeps that reason when the device is issued again.
   const revoked = await app.inject({ method: 'POST', url: `/api/v1/certificates/${user2.serial}/revoke`, headers: as.admin, payload: { reason: 'keyCompromise' } })
-  t.equal(revoked.statusCode, 200, brief(revoked))
+  t.equal(revoked.statusCode, 200, `status 200 (got ${brief(revoked)})`)
   const user3 = await post({ profile: 'user', user: 'alice@example.com', device: pc })
   t.same(await statusOf(user2.serial), { status: 'revoked', revocation_reason: 'keyCompromise' }, 'a keyCompromise revocation is not rewritten as superseded')
   t.same(await statusOf(user3.serial), { status: 'active', revocation_reason: null }, 'the new certificate is active')

@@ -72,12 +72,20 @@ const isLoneSurrogateAt = (s: string, i: number): boolean => {
   return false
 }
 
-/** True when a value can be passed as a command-line argument unchanged (no NUL, no unpaired surrogate). */
-export function argvSafe(value: string): boolean {
-  if (value.includes('\u0000')) return false
-  for (let i = 0; i < value.length; i++) if (isLoneSurrogateAt(value, i)) return false
-  return true
+/** True when the value holds an unpaired surrogate. */
+export function hasLoneSurrogate(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (isLoneSurrogateAt(value, i)) return true
+  return false
 }
+
+/**
+ * A case's label where it travels in a URL or form: an unpaired surrogate
+ * cannot be percent-encoded as UTF-8, so it goes as %ED%A0%80.
+ */
+export const urlLabel = (c: Case): string => (hasLoneSurrogate(c.value) ? `${c.label}, sent as %ED%A0%80 (not UTF-8)` : c.label)
+
+/** True when a value can be passed as a command-line argument unchanged (no NUL, no unpaired surrogate). */
+export const argvSafe = (value: string): boolean => !value.includes('\u0000') && !hasLoneSurrogate(value)
 
 /**
  * Percent-encodes any UTF-16 string. encodeURIComponent throws on an
