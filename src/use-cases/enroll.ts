@@ -155,7 +155,13 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
   if (request.profile === 'device' && !hostname) {
     throw badRequest('the device profile requires device.hostname (it becomes the certificate CN and dNSName)', 'profile_violation')
   }
-  if (hostname) checkHostnameSuffix(services.config.deviceHostnameSuffixes, hostname)
+  if (device && request.deliver.as === 'bundle' && device.platform !== request.deliver.platform) {
+    throw badRequest(`device ${device.id} is a ${device.platform} device, not ${request.deliver.platform}`)
+  }
+  // The domain policy applies to a name that goes into a certificate or the inventory now, not to an
+  // unchanged name on file when only the user certificate is renewed.
+  const newHostname = request.device?.hostname !== undefined
+  if (hostname && (request.profile === 'device' || newHostname)) checkHostnameSuffix(services.config.deviceHostnameSuffixes, hostname)
   const reassigned = request.profile === 'device' ? await othersHoldingHostname(services, request, userId, hostname!, now) : []
   if (device && !device.create && request.current === 'keep-unless-near-expiry') await refuseWhileCurrent(services, device.id, request.profile, now)
 

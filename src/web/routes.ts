@@ -129,7 +129,11 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
   app.get('/', async (request, reply) => home(request, reply))
 
   const selfService = (email: string) => ({ label: `user:${email}`, role: 'self-service' as const })
-  const perUserLimit = (max: number) => ({ rateLimit: { max, timeWindow: 60_000, keyGenerator: (request: FastifyRequest) => request.user?.email ?? request.ip } })
+  // Counted per signed-in user, so employees behind one NAT or proxy do not share a bucket. On preHandler:
+  // the session (and so request.user) is read in preValidation, after the limiter's default onRequest.
+  const perUserLimit = (max: number) => ({
+    rateLimit: { max, timeWindow: 60_000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.user?.email ?? request.ip },
+  })
 
   /** The page after an enrollment: the download, the one-time password where needed, the steps. */
   async function ready(request: FastifyRequest, reply: FastifyReply, enrollment: Enrollment, platform: Platform, kind: EnrollmentProfile) {

@@ -209,3 +209,19 @@ t.test('no SAML: production refuses to start; a non-loopback listener offers no 
   t.match(metadata.body, 'entityID="http://kagi.test/auth/saml/metadata"')
   t.equal((await app.inject({ method: 'POST', url: '/auth/dev-login', payload: 'email=a@b.co', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).statusCode, 404)
 })
+
+t.test('enrollment is rate limited per signed-in user, not per address: a colleague behind the same NAT is not affected', async (t) => {
+  const { app } = await build(t)
+  const alice = new PageClient(app)
+  const bob = new PageClient(app)
+  await alice.devSignIn('alice@example.com')
+  await bob.devSignIn('bob@example.com')
+  await alice.get('/')
+  await bob.get('/')
+  const bogus = '00000000-0000-4000-8000-000000000000'
+  const statuses: number[] = []
+  for (let i = 0; i < 11; i++) statuses.push((await alice.post(`/devices/${bogus}/renew`, {})).statusCode)
+  t.same(statuses.slice(0, 10), Array(10).fill(404), 'ten attempts answer (no such device)')
+  t.equal(statuses[10], 429, 'the eleventh in a minute is refused')
+  t.equal((await bob.post(`/devices/${bogus}/renew`, {})).statusCode, 404, 'another user from the same address still gets through')
+})
