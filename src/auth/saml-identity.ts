@@ -1,6 +1,7 @@
 import type { Profile } from '@node-saml/node-saml'
 import { DOMParser } from '@xmldom/xmldom'
 import { isCertificateEmail } from '../../ca/index.js'
+import { unsafeCharacter } from '../../enrollment/bundle-text.js'
 import type { SamlConfig } from '../config.js'
 
 /** A signed-in employee, as taken from a verified assertion. */
@@ -47,12 +48,15 @@ export function identityFromProfile(profile: Profile, saml: SamlConfig): SignedI
   if (!email) throw new SignInError(`the IdP sent no email: expected an emailAddress NameID or one of the attributes ${saml.emailAttributes.join(', ')}`)
   email = email.trim().toLowerCase()
   if (!isCertificateEmail(email)) throw new SignInError(`the IdP's email "${email.slice(0, 80)}" is not an ASCII email address`)
-  const groups = [...new Set(saml.groupsAttributes.flatMap((attribute) => values(profile, attribute)))]
+  // Names and groups reach the database, the audit log and the page: text kagi cannot store or show
+  // safely (a NUL, a control or bidi character; src/schemas/text.ts) is left out rather than refusing the sign-in.
+  const groups = [...new Set(saml.groupsAttributes.flatMap((attribute) => values(profile, attribute)))].filter((group) => !unsafeCharacter(group))
   let name: string | undefined
   for (const candidate of saml.nameAttributes) {
     if (name) break
     const parts = candidate.split('+').map((attribute) => values(profile, attribute.trim())[0])
     if (parts.every(Boolean)) name = parts.join(' ').slice(0, 128)
+    if (name && unsafeCharacter(name)) name = undefined
   }
   const admins = new Set(saml.adminGroups.map((g) => g.toLowerCase()))
   const admin = groups.some((group) => groupNames(group).some((g) => admins.has(g.toLowerCase())))

@@ -21,22 +21,30 @@ export async function findUserByEmail(db: Executor, email: string) {
   return db.selectFrom('app_user').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst()
 }
 
+/** Email → id of an existing user, or undefined; `remember` adds a user the enrollment store just created. */
+export interface UserLookup {
+  (email: string): Promise<string | undefined>
+  remember(email: string, id: string): void
+}
+
 /**
  * Finds user ids by email without creating anyone (the enrollment store
  * creates users, in the enrollment's transaction), with an in-memory cache of
  * found users: users are never deleted, so a cached id stays valid. Saves a
  * database round trip on every issuance for a known user.
  */
-export function createUserLookup(db: Kysely<Database>, maxEntries = 50_000): (email: string) => Promise<string | undefined> {
+export function createUserLookup(db: Kysely<Database>, maxEntries = 50_000): UserLookup {
   const cache = new Map<string, string>()
-  return async (email) => {
-    const key = email.toLowerCase()
-    const hit = cache.get(key)
-    if (hit) return hit
-    const user = await findUserByEmail(db, key)
-    if (!user) return undefined
+  const remember = (email: string, id: string): void => {
     if (cache.size >= maxEntries) cache.clear()
-    cache.set(key, user.id)
-    return user.id
+    cache.set(email.toLowerCase(), id)
   }
+  const lookup = async (email: string): Promise<string | undefined> => {
+    const hit = cache.get(email.toLowerCase())
+    if (hit) return hit
+    const user = await findUserByEmail(db, email)
+    if (user) remember(email, user.id)
+    return user?.id
+  }
+  return Object.assign(lookup, { remember })
 }

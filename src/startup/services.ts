@@ -4,7 +4,7 @@ import type { LoadedCa } from './ca-loader.js'
 import type { Config } from '../config.js'
 import { createEnrollmentStore, type EnrollmentStore } from '../db/enrollment-store.js'
 import type { Database } from '../db/database.js'
-import { createUserLookup } from '../db/user-repository.js'
+import { createUserLookup, type UserLookup } from '../db/user-repository.js'
 import { CrlPublisher, issuingCrlAuthority, type Log } from '../revocation/crl-publisher.js'
 import { join } from 'node:path'
 import { OcspService } from '../revocation/ocsp-service.js'
@@ -22,7 +22,7 @@ export interface KagiServices {
   /** Writes enrollments (user, device, certificate, superseded, audit) in one transaction, with group commit. */
   enrollments: EnrollmentStore
   /** Email → user id of an existing user (cached), or undefined; never creates one. */
-  findUserId: (email: string) => Promise<string | undefined>
+  findUserId: UserLookup
   /** Issuing CA then root, PEM. */
   chainPem: string
   /** Issuing CA and root DER, for PKCS#12 files and bundles. */

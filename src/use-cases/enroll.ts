@@ -198,6 +198,7 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
         audit,
       }
       const stored = await services.enrollments.save(record)
+      if (!userId) services.findUserId.remember(request.email, stored.userId)
       return { issued, stored, packaged }
     },
   )

@@ -8,12 +8,12 @@ import type { EnrollmentProfile } from '../../profiles/index.js'
 import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
 import { registerSessions } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
-import { isCertificateEmail } from '../../ca/index.js'
 import { ConfigError, samlConfigured } from '../config.js'
 import { activeSerialsOfDevice, devicesOfUser, findOwnedDevice } from '../db/device-repository.js'
 import { enrollForm, renewForm } from '../schemas/enrollment.js'
+import { emailField } from '../schemas/identity.js'
 import { parseQueryString } from '../schemas/query-string.js'
-import { enroll, type Enrollment } from '../use-cases/enroll.js'
+import { enroll, type EnrollRequest, type Enrollment } from '../use-cases/enroll.js'
 import { ownerDeviceRoutes } from '../routes/api-v1-devices.js'
 import { ApiError, toHttpError } from '../errors.js'
 import { revoke } from '../use-cases/revoke.js'
@@ -25,7 +25,7 @@ import { homeView, readyView, signInFailedView, signInView, type EnrollFormValue
 
 const LANG_COOKIE = 'kagi_lang'
 
-const devLoginForm = z.object({ _csrf: z.string().optional(), email: z.string().trim().min(3).max(254), admin: z.literal('yes').optional() })
+const devLoginForm = z.object({ _csrf: z.string().optional(), email: emailField('email'), admin: z.literal('yes').optional() })
 
 const isLoopback = (host: string): boolean => host === 'localhost' || (isIP(host) !== 0 && (host === '::1' || host.startsWith('127.')))
 
@@ -81,12 +81,11 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     app.log.warn('SAML is not configured: offering the development sign-in on this loopback address (never in production)')
     app.post('/auth/dev-login', { preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async (request, reply) => {
       const form = devLoginForm.safeParse(request.body ?? {})
-      const email = form.success ? form.data.email.toLowerCase() : ''
-      if (!form.success || !isCertificateEmail(email)) {
+      if (!form.success) {
         const ctx = context(request)
         return sendPage(reply, ctx, signInView(ctx, mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
       }
-      await completeSignIn(db, request, { email, groups: [], admin: form.data.admin === 'yes' }, 'development')
+      await completeSignIn(db, request, { email: form.data.email, groups: [], admin: form.data.admin === 'yes' }, 'development')
       return reply.redirect('/', 303)
     })
   }
@@ -142,6 +141,17 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     return sendPage(reply, ctx, readyView(ctx, { user: request.user!, csrf: await reply.generateCsrf(), platform, kind, portal: config.gpPortal, organization: config.caName, ...bundle }))
   }
 
+  /** Enrolls for the page; a refusal (4xx) shows the home page again with its message, and answers undefined. */
+  async function enrollOrShowForm(request: FastifyRequest, reply: FastifyReply, extra: { form?: EnrollFormValues }, enrollRequest: EnrollRequest): Promise<Enrollment | undefined> {
+    try {
+      return await enroll(services, enrollRequest)
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.statusCode >= 500) throw error
+      await home(request, reply, { error: error.message, ...extra }, error.statusCode)
+      return undefined
+    }
+  }
+
   app.post('/enroll', { preValidation: app.csrfProtection, config: perUserLimit(10) }, async (request, reply) => {
     const user = request.user
     if (!user) return reply.redirect('/', 303)
@@ -150,22 +160,17 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     const values: EnrollFormValues = { platform: platforms.find((p) => p === raw.platform), deviceName: raw.deviceName, kind: raw.kind === 'device' ? 'device' : 'user', hostname: raw.hostname }
     if (!parsed.success) return home(request, reply, { error: parsed.error.issues[0]!.message, form: values }, 400)
     const form = parsed.data
-    let enrollment: Enrollment
-    try {
-      enrollment = await enroll(services, {
-        actor: selfService(user.email),
-        email: user.email,
-        profile: form.kind,
-        device: { name: form.deviceName, platform: form.platform, hostname: form.hostname },
-        key: { generate: 'rsa-2048' },
-        deliver: { as: 'bundle', platform: form.platform, signed: true },
-        current: 'supersede',
-        uniqueDeviceName: true,
-      })
-    } catch (error) {
-      if (error instanceof ApiError && error.statusCode < 500) return home(request, reply, { error: error.message, form: values }, error.statusCode)
-      throw error
-    }
+    const enrollment = await enrollOrShowForm(request, reply, { form: values }, {
+      actor: selfService(user.email),
+      email: user.email,
+      profile: form.kind,
+      device: { name: form.deviceName, platform: form.platform, hostname: form.hostname },
+      key: { generate: 'rsa-2048' },
+      deliver: { as: 'bundle', platform: form.platform, signed: true },
+      current: 'supersede',
+      uniqueDeviceName: true,
+    })
+    if (!enrollment) return reply
     request.log.info({ user: user.email, serial: enrollment.serial, platform: form.platform, kind: form.kind }, 'device enrolled')
     return ready(request, reply, enrollment, form.platform, form.kind)
   })
@@ -178,22 +183,17 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     const device = userId ? await findOwnedDevice(db, userId, request.params.id) : undefined
     if (!device) throw new ApiError('not_found', 'no such device among yours')
     const form = renewForm.safeParse(request.body ?? {})
-    const kind = (form.success && form.data.kind) || (device.hostname ? 'device' : 'user')
-    let enrollment: Enrollment
-    try {
-      enrollment = await enroll(services, {
-        actor: selfService(user.email),
-        email: user.email,
-        profile: kind,
-        device: { id: device.id },
-        key: { generate: 'rsa-2048' },
-        deliver: { as: 'bundle', platform: device.platform, signed: true },
-        current: 'supersede',
-      })
-    } catch (error) {
-      if (error instanceof ApiError && error.statusCode < 500) return home(request, reply, { error: error.message }, error.statusCode)
-      throw error
-    }
+    const kind = (form.success && form.data.kind) || 'user'
+    const enrollment = await enrollOrShowForm(request, reply, {}, {
+      actor: selfService(user.email),
+      email: user.email,
+      profile: kind,
+      device: { id: device.id },
+      key: { generate: 'rsa-2048' },
+      deliver: { as: 'bundle', platform: device.platform, signed: true },
+      current: 'supersede',
+    })
+    if (!enrollment) return reply
     request.log.info({ user: user.email, serial: enrollment.serial, deviceId: device.id, superseded: enrollment.superseded.length }, 'device renewed')
     return ready(request, reply, enrollment, device.platform, kind)
   })
