@@ -102,15 +102,6 @@ export async function loadCurrentCrl(db: Kysely<Database>, caSerial: string) {
   return db.selectFrom('crl_current').selectAll().where('ca_serial', '=', caSerial).executeTakeFirst()
 }
 
-/** Status of one serial for OCSP: undefined when kagi never issued it. */
-export async function certificateStatus(db: Kysely<Database>, serial: string) {
-  return db
-    .selectFrom('certificate')
-    .select(['status', 'revoked_at', 'revocation_reason', 'issuer_serial', 'not_after'])
-    .where('serial', '=', serial)
-    .executeTakeFirst()
-}
-
 /** Current status rows for a set of serials (OCSP answers several in one query). */
 export async function statusesOf(db: Kysely<Database>, serials: readonly string[]) {
   if (serials.length === 0) return []
