@@ -7,7 +7,7 @@ import type { BundleSettings, Credential } from './bundle-types.js'
 import { buildPkcs12 } from './pkcs12.js'
 
 /** The settings' randomness source, or crypto.randomBytes. */
-export const randomSource = (settings: BundleSettings): ((size: number) => Buffer) => settings.random ?? randomBytes
+export const randomSource = (settings: Pick<BundleSettings, 'random'>): ((size: number) => Buffer) => settings.random ?? randomBytes
 
 /**
  * A UUID derived from a name: the first 16 bytes of SHA-256(name) with the
@@ -53,7 +53,7 @@ export function fileStem(credential: Credential): string {
 }
 
 /** The name the OS shows for the imported identity, e.g. "alice@example.com (Example Corp)". */
-export const friendlyName = (credential: Credential, settings: BundleSettings): string =>
+export const friendlyName = (credential: Credential, settings: Pick<BundleSettings, 'organization'>): string =>
   `${credential.subject} (${settings.organization})`
 
 /**
@@ -62,7 +62,7 @@ export const friendlyName = (credential: Credential, settings: BundleSettings): 
  * bundles leave them out because they install the CAs as separate trust
  * entries (and apple-dm's pkcs12 payload takes one certificate).
  */
-export function credentialPkcs12(credential: Credential, settings: BundleSettings, password: string, withChain: boolean): Buffer {
+export function credentialPkcs12(credential: Credential, settings: Pick<BundleSettings, 'organization' | 'random'>, password: string, withChain: boolean): Buffer {
   return buildPkcs12({
     privateKey: credential.privateKey,
     certificate: credential.certificate,

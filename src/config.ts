@@ -1,11 +1,11 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { caKeyTypes, isHostname } from '../ca/index.js'
+import { emptyAsAbsent } from './schemas/text.js'
 
 /** Raised when the environment holds a bad value; the message names the variable. */
 export class ConfigError extends Error {}
 
-const emptyAsUndefined = (value: unknown): unknown => (value === '' ? undefined : value)
 
 /** Parses a duration such as "24h", "90m", "7d", "45s" or a bare number of seconds, to milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -17,7 +17,7 @@ export function parseDuration(text: string): number | undefined {
 
 function duration(name: string, fallback: string, min: number, max: number) {
   return z.preprocess(
-    emptyAsUndefined,
+    emptyAsAbsent,
     z
       .string()
       .default(fallback)
@@ -39,29 +39,29 @@ const list = (text: string): string[] =>
     .filter(Boolean)
 
 const schema = z.object({
-  PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
-  HOST: z.preprocess(emptyAsUndefined, z.string().min(1).default('127.0.0.1')),
+  PORT: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(0).max(65535).default(3000)),
+  HOST: z.preprocess(emptyAsAbsent, z.string().min(1).default('127.0.0.1')),
   KAGI_PUBLIC_URL: z.preprocess(
-    emptyAsUndefined,
+    emptyAsAbsent,
     z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL such as https://kagi.example.com' })
       .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not have a query or fragment')
       .optional(),
   ),
   DATABASE_URL: z.preprocess(
-    emptyAsUndefined,
+    emptyAsAbsent,
     z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL (leave it unset for the embedded database)')
       .optional(),
   ),
-  KAGI_DB_POOL_SIZE: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(200).default(10)),
-  KAGI_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().min(1).default('./data')),
-  KAGI_CA_PASSPHRASE: z.preprocess(emptyAsUndefined, z.string().optional()),
-  KAGI_CA_PASSPHRASE_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
-  KAGI_CA_KEY_TYPE: z.preprocess(emptyAsUndefined, z.enum(caKeyTypes, { error: `must be one of ${caKeyTypes.join(', ')}` }).default('ecdsa-p256')),
+  KAGI_DB_POOL_SIZE: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(1).max(200).default(10)),
+  KAGI_DATA_DIR: z.preprocess(emptyAsAbsent, z.string().min(1).default('./data')),
+  KAGI_CA_PASSPHRASE: z.preprocess(emptyAsAbsent, z.string().optional()),
+  KAGI_CA_PASSPHRASE_FILE: z.preprocess(emptyAsAbsent, z.string().optional()),
+  KAGI_CA_KEY_TYPE: z.preprocess(emptyAsAbsent, z.enum(caKeyTypes, { error: `must be one of ${caKeyTypes.join(', ')}` }).default('ecdsa-p256')),
   KAGI_CA_NAME: z.preprocess(
-    emptyAsUndefined,
+    emptyAsAbsent,
     z
       .string()
       .max(48, 'must be at most 48 characters (it becomes part of the CA common names)')
@@ -70,35 +70,35 @@ const schema = z.object({
   ),
   KAGI_CRL_VALIDITY: duration('KAGI_CRL_VALIDITY', '24h', 5 * 60_000, 30 * 86_400_000),
   KAGI_OCSP_VALIDITY: duration('KAGI_OCSP_VALIDITY', '1h', 60_000, 7 * 86_400_000),
-  KAGI_LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
-  NODE_ENV: z.preprocess(emptyAsUndefined, z.string().optional()),
-  KAGI_SAML_IDP_METADATA: z.preprocess(emptyAsUndefined, z.string().optional()),
-  KAGI_SAML_ENTRY_POINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: 'must be the IdP\'s SAML 2.0 single sign-on URL (http:// or https://)' }).optional()),
-  KAGI_SAML_IDP_CERT: z.preprocess(emptyAsUndefined, z.string().optional()),
-  KAGI_SAML_IDP_ISSUER: z.preprocess(emptyAsUndefined, z.string().optional()),
-  KAGI_SAML_ADMIN_GROUPS: z.preprocess(emptyAsUndefined, z.string().default('')),
-  KAGI_SAML_EMAIL_ATTRIBUTE: z.preprocess(emptyAsUndefined, z.string().default('User.email,email,mail')),
-  KAGI_SAML_GROUPS_ATTRIBUTE: z.preprocess(emptyAsUndefined, z.string().default('memberOf,groups')),
-  KAGI_SAML_NAME_ATTRIBUTE: z.preprocess(emptyAsUndefined, z.string().default('displayName,User.FirstName+User.LastName')),
-  KAGI_SAML_IDP_INITIATED: z.preprocess(emptyAsUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
-  KAGI_SESSION_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters (random)').optional()),
+  KAGI_LOG_LEVEL: z.preprocess(emptyAsAbsent, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  NODE_ENV: z.preprocess(emptyAsAbsent, z.string().optional()),
+  KAGI_SAML_IDP_METADATA: z.preprocess(emptyAsAbsent, z.string().optional()),
+  KAGI_SAML_ENTRY_POINT: z.preprocess(emptyAsAbsent, z.url({ protocol: /^https?$/, error: 'must be the IdP\'s SAML 2.0 single sign-on URL (http:// or https://)' }).optional()),
+  KAGI_SAML_IDP_CERT: z.preprocess(emptyAsAbsent, z.string().optional()),
+  KAGI_SAML_IDP_ISSUER: z.preprocess(emptyAsAbsent, z.string().optional()),
+  KAGI_SAML_ADMIN_GROUPS: z.preprocess(emptyAsAbsent, z.string().default('')),
+  KAGI_SAML_EMAIL_ATTRIBUTE: z.preprocess(emptyAsAbsent, z.string().default('User.email,email,mail')),
+  KAGI_SAML_GROUPS_ATTRIBUTE: z.preprocess(emptyAsAbsent, z.string().default('memberOf,groups')),
+  KAGI_SAML_NAME_ATTRIBUTE: z.preprocess(emptyAsAbsent, z.string().default('displayName,User.FirstName+User.LastName')),
+  KAGI_SAML_IDP_INITIATED: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
+  KAGI_SESSION_SECRET: z.preprocess(emptyAsAbsent, z.string().min(32, 'must be at least 32 characters (random)').optional()),
   KAGI_SESSION_IDLE: duration('KAGI_SESSION_IDLE', '30m', 60_000, 7 * 86_400_000),
   KAGI_SESSION_MAX: duration('KAGI_SESSION_MAX', '12h', 5 * 60_000, 30 * 86_400_000),
   KAGI_GP_PORTAL: z.preprocess(
-    emptyAsUndefined,
+    emptyAsAbsent,
     z
       .string()
       .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be the GlobalProtect portal host name, such as vpn.example.com (no scheme or path)')
       .optional(),
   ),
   KAGI_DEVICE_HOSTNAME_SUFFIXES: z.preprocess(
-    emptyAsUndefined,
+    emptyAsAbsent,
     z
       .string()
       .refine((text) => list(text).every((suffix) => isHostname(suffix.replace(/^\./, ''))), 'must be a comma-separated list of DNS domains such as corp.example.com,example.net')
       .optional(),
   ),
-  KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
+  KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsAbsent, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
 })
 
 /** kagi's configuration, parsed once from the environment and frozen. */

@@ -8,12 +8,11 @@ import { withRuntime, type Command, type Flags } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
 import { createHash } from 'node:crypto'
-import { isDeviceId } from '../db/device-repository.js'
 import { bundleFlags, issueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
 import type { z } from 'zod'
 import { ApiError } from '../errors.js'
-import { enroll, issueEnrollment, type EnrollRequest } from '../use-cases/enroll.js'
+import { deviceByIdOrSerial, enroll, issueEnrollment, type EnrollRequest } from '../use-cases/enroll.js'
 import type { KagiServices } from '../startup/services.js'
 import { assertWritable, readInput } from './files.js'
 
@@ -283,10 +282,7 @@ export const commands: Record<string, Command> = {
           actor: cliActor,
           email: parsed.user,
           profile: parsed.profile,
-          device:
-            device && isDeviceId(device)
-              ? { id: device, platform, hostname }
-              : { name: deviceName ?? `${platform} ${device}`.slice(0, 128), platform, serialNumber: device, hostname },
+          device: device ? deviceByIdOrSerial(device, platform, hostname, deviceName) : { name: deviceName!, platform, hostname },
           key: { generate: 'rsa-2048' },
           deliver: { as: 'bundle', platform, signed: flags.unsigned !== true },
           current: flags.renew === true ? 'supersede' : 'keep-unless-near-expiry',

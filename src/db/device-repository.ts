@@ -74,6 +74,18 @@ export async function findOwnedDevice(db: Executor, userId: string, deviceId: st
   return db.selectFrom('device').selectAll().where('id', '=', deviceId).where('user_id', '=', userId).executeTakeFirst()
 }
 
+/** A device of the user with this email, or undefined (someone else's, no such user, or not a uuid): one query. */
+export async function findDeviceOfEmail(db: Kysely<Database>, email: string, deviceId: string): Promise<DeviceRow | undefined> {
+  if (!isDeviceId(deviceId)) return undefined
+  return db
+    .selectFrom('device')
+    .innerJoin('app_user', 'app_user.id', 'device.user_id')
+    .selectAll('device')
+    .where('device.id', '=', deviceId)
+    .where('app_user.email', '=', email.toLowerCase())
+    .executeTakeFirst()
+}
+
 /** Serials of the device's certificates that are still active. */
 export async function activeSerialsOfDevice(db: Kysely<Database>, deviceId: string): Promise<string[]> {
   const rows = await db.selectFrom('certificate').select('serial').where('device_id', '=', deviceId).where('status', '=', 'active').execute()

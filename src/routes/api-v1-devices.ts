@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { findOwnedDevice } from '../db/device-repository.js'
+import { findDeviceOfEmail } from '../db/device-repository.js'
 import { ApiError } from '../errors.js'
 import { ownerBundleQuery } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
@@ -27,8 +27,7 @@ export async function ownerDeviceRoutes(app: FastifyInstance, { services, selfSe
     // A GET that issues must not be triggered from another site (Fetch Metadata, W3C).
     if (request.headers['sec-fetch-site'] === 'cross-site') throw new ApiError('forbidden', 'cross-site requests cannot issue certificates')
     const query = parseOrBadRequest(ownerBundleQuery, request.query, 'query parameter(s)')
-    const userId = await services.findUserId(user.email)
-    const device = userId ? await findOwnedDevice(services.db, userId, request.params.id) : undefined
+    const device = await findDeviceOfEmail(services.db, user.email, request.params.id)
     if (!device) throw new ApiError('not_found', `no device ${request.params.id.slice(0, 64)} among yours`)
     const platform = query.platform ?? device.platform
     const result = await enroll(services, {

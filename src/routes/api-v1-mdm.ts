@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { platforms } from '../../enrollment/bundle-types.js'
-import { isDeviceId } from '../db/device-repository.js'
 import { badRequest } from '../errors.js'
 import { mdmProfileQuery } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
-import { enroll } from '../use-cases/enroll.js'
+import { deviceByIdOrSerial, enroll } from '../use-cases/enroll.js'
 import { tokenActor } from './api-v1-certificates.js'
 import { sendBundle } from './bundle-reply.js'
 import type { RouteOptions } from './route-options.js'
@@ -28,9 +27,7 @@ export async function mdmRoutes(app: FastifyInstance, { services, requireToken }
       actor: tokenActor(request),
       email: query.user,
       profile: query.profile,
-      device: isDeviceId(query.device)
-        ? { id: query.device, platform, hostname: query.hostname }
-        : { name: `${platform} ${query.device}`.slice(0, 128), platform, serialNumber: query.device, hostname: query.hostname },
+      device: deviceByIdOrSerial(query.device, platform, query.hostname),
       key: { generate: 'rsa-2048' },
       deliver: { as: 'bundle', platform, signed: query.signed !== 'false' },
       current: query.renew === 'true' ? 'supersede' : 'keep-unless-near-expiry',

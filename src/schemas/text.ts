@@ -21,5 +21,5 @@ export function safeText(field: string, options: { max: number; min?: number }) 
     })
 }
 
-/** Query and form values arrive as '' when a field is left empty: treat that as absent. */
+/** Query, form and environment values arrive as '' when left empty: treat that as absent. */
 export const emptyAsAbsent = (value: unknown): unknown => (value === '' ? undefined : value)

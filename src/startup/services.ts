@@ -27,7 +27,6 @@ export interface KagiServices {
   chainPem: string
   /** Issuing CA and root DER, for PKCS#12 files and bundles. */
   chainDer: readonly Buffer[]
-  caName: string
   crl: { issuing: CrlPublisher; root: CrlPublisher }
   ocsp: OcspService
   log: Log
@@ -93,7 +92,6 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     db,
     ca,
     authority,
-    caName: config.caName,
     enrollments: createEnrollmentStore(db, () => issuerSerial),
     findUserId: createUserLookup(db),
     chainPem: derToPem(ca.issuing.der, 'CERTIFICATE') + derToPem(ca.root.der, 'CERTIFICATE'),

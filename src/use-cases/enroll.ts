@@ -4,7 +4,7 @@ import { clientKeyTypes, derToPem, generateKey, spkiOf, verifyCsr, type IssuedCe
 import { buildBundle } from '../../enrollment/bundle.js'
 import { platforms, type Bundle, type BundleSettings, type Credential, type Platform } from '../../enrollment/bundle-types.js'
 import { newPkcs12Password } from '../../enrollment/password.js'
-import { buildPkcs12 } from '../../enrollment/pkcs12.js'
+import { credentialPkcs12 } from '../../enrollment/bundle-common.js'
 import { activeCertificatesOf, activeHoldersOfHostname } from '../db/certificate-query.js'
 import type { DeviceRow } from '../db/database.js'
 import { deviceMatchKey, findDeviceByMatchKey, findDeviceNamed, findOwnedDevice, isDeviceId } from '../db/device-repository.js'
@@ -134,6 +134,16 @@ export function issueEnrollment(body: IssueBody, actor: EnrollRequest['actor']):
   }
 }
 
+/**
+ * The device an MDM or `kagi bundle` names by kagi's device id or by its
+ * hardware serial number (a new serial number adds the device, under `name`
+ * or "<platform> <serial>").
+ */
+export function deviceByIdOrSerial(ref: string, platform: Platform, hostname: string | undefined, name?: string): NonNullable<EnrollRequest['device']> {
+  if (isDeviceId(ref)) return { id: ref, platform, hostname }
+  return { name: name ?? `${platform} ${ref}`.slice(0, 128), platform, serialNumber: ref, hostname }
+}
+
 /** Rules between fields, which no single field schema can see. */
 function checkCombination(request: Request): void {
   const { profile, device, key, deliver } = request
@@ -141,9 +151,6 @@ function checkCombination(request: Request): void {
   if ('csr' in key && deliver.as !== 'certificate') throw badRequest('a bundle or PKCS#12 carries a key that kagi generates: omit csr, or omit bundle to get only the certificate')
   if ('generate' in key && deliver.as === 'certificate') throw badRequest('without a csr kagi generates the key and returns it in a PKCS#12 or a bundle')
   if (deliver.as === 'bundle' && !device) throw badRequest('a bundle installs on a device: give "device" with its name and platform')
-  if (deliver.as === 'bundle' && device && device.platform && device.platform !== deliver.platform) {
-    throw badRequest(`bundle ${deliver.platform} does not match device.platform ${device.platform}`)
-  }
 }
 
 async function attemptEnrollment(services: EnrollServices, request: Request): Promise<Enrollment> {
@@ -155,8 +162,9 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
   if (request.profile === 'device' && !hostname) {
     throw badRequest('the device profile requires device.hostname (it becomes the certificate CN and dNSName)', 'profile_violation')
   }
+  // Checked once the device is known: a new one's platform comes from the request, an existing one's from the inventory.
   if (device && request.deliver.as === 'bundle' && device.platform !== request.deliver.platform) {
-    throw badRequest(`device ${device.id} is a ${device.platform} device, not ${request.deliver.platform}`)
+    throw badRequest(`bundle ${request.deliver.platform} does not match the device's platform ${device.platform}`)
   }
   // The domain policy applies to a name that goes into a certificate or the inventory now, not to an
   // unchanged name on file when only the user certificate is renewed.
@@ -166,12 +174,13 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
   if (device && !device.create && request.current === 'keep-unless-near-expiry') await refuseWhileCurrent(services, device.id, request.profile, now)
 
   // 2. Prepare what can fail, before anything is signed.
-  const keyType = 'generate' in request.key ? request.key.generate : undefined
-  const generated = keyType ? await generateKey(keyType) : undefined
-  const key: SubjectKey =
-    generated && keyType
-      ? { publicKeyInfo: spkiOf(generated.publicKey), keyAlgorithm: keyType.startsWith('rsa') ? 'rsa' : 'ec', keyDescription: keyType }
-      : verifyCsr((request.key as { csr: string }).csr)
+  let generated: Awaited<ReturnType<typeof generateKey>> | undefined
+  let key: SubjectKey
+  if ('generate' in request.key) {
+    const keyType = request.key.generate
+    generated = await generateKey(keyType)
+    key = { publicKeyInfo: spkiOf(generated.publicKey), keyAlgorithm: keyType.startsWith('rsa') ? 'rsa' : 'ec', keyDescription: keyType }
+  } else key = verifyCsr(request.key.csr)
   const settings = request.deliver.as === 'bundle' ? await bundleSettings(services, request.deliver.signed) : undefined
 
   // 3–5. Sign, package, store in one transaction (the authority signs again on a serial collision).
@@ -304,6 +313,5 @@ function packageCredential(
   }
   if (request.deliver.as === 'bundle') return { bundle: buildBundle(request.deliver.platform, credential, settings!) }
   const password = newPkcs12Password()
-  const der = buildPkcs12({ privateKey, certificate: issued.der, chain: credential.chain, friendlyName: `${issued.subject} (${services.config.caName})`, password })
-  return { pkcs12: { der, password } }
+  return { pkcs12: { der: credentialPkcs12(credential, { organization: services.config.caName }, password, true), password } }
 }

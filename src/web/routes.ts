@@ -9,7 +9,7 @@ import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
 import { registerSessions } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
 import { ConfigError, samlConfigured } from '../config.js'
-import { activeSerialsOfDevice, devicesOfUser, findOwnedDevice } from '../db/device-repository.js'
+import { activeSerialsOfDevice, devicesOfUser, findDeviceOfEmail } from '../db/device-repository.js'
 import { enrollForm, renewForm } from '../schemas/enrollment.js'
 import { emailField } from '../schemas/identity.js'
 import { parseQueryString } from '../schemas/query-string.js'
@@ -179,8 +179,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
   app.post<{ Params: { id: string } }>('/devices/:id/renew', { preValidation: app.csrfProtection, config: perUserLimit(10) }, async (request, reply) => {
     const user = request.user
     if (!user) return reply.redirect('/', 303)
-    const userId = await services.findUserId(user.email)
-    const device = userId ? await findOwnedDevice(db, userId, request.params.id) : undefined
+    const device = await findDeviceOfEmail(db, user.email, request.params.id)
     if (!device) throw new ApiError('not_found', 'no such device among yours')
     const form = renewForm.safeParse(request.body ?? {})
     const kind = (form.success && form.data.kind) || 'user'
@@ -208,8 +207,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       if (!user) return reply.redirect('/', 303)
       const lang = context(request).lang
       const confirmed = (request.body as Record<string, string> | undefined)?.confirm === 'yes'
-      const userId = await services.findUserId(user.email)
-      const device = userId ? await findOwnedDevice(db, userId, request.params.id) : undefined
+      const device = await findDeviceOfEmail(db, user.email, request.params.id)
       if (!device) throw new ApiError('not_found', 'no such device among yours')
       if (!confirmed) return home(request, reply, { error: translate(lang, 'lostConfirm') }, 400)
       const serials = await activeSerialsOfDevice(db, device.id)
