@@ -1,11 +1,12 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { children, DerError, pemToDer, readOid, readOne, Tag } from './der.js'
+import { readEcSpki, uncompressedSpki, type EcSpki } from './ec-key.js'
 import { CaError } from './errors.js'
 import { OID } from './oids.js'
 
 /** What kagi takes from a CSR: the public key, after proof of possession. Nothing else. */
 export interface VerifiedCsr {
-  /** DER SubjectPublicKeyInfo, copied into the certificate as is. */
+  /** DER SubjectPublicKeyInfo for the certificate: the CSR's, with a compressed EC point uncompressed. */
   publicKeyInfo: Buffer
   keyAlgorithm: 'rsa' | 'ec'
   /** e.g. "rsa-2048", "ecdsa-p256". */
@@ -16,12 +17,19 @@ const signatureHashes: Record<string, string> = {
   [OID.sha256WithRSAEncryption]: 'sha256',
   [OID.sha384WithRSAEncryption]: 'sha384',
   [OID.sha512WithRSAEncryption]: 'sha512',
-  [OID.sha1WithRSAEncryption]: 'sha1',
   [OID.ecdsaWithSHA256]: 'sha256',
   [OID.ecdsaWithSHA384]: 'sha384',
   [OID.ecdsaWithSHA512]: 'sha512',
-  [OID.ecdsaWithSHA1]: 'sha1',
 }
+
+/**
+ * SHA-1 signatures are refused by name, not verified: SHA-1 has practical
+ * chosen-prefix collisions (Leurent & Peyrin 2020), NIST SP 800-131A Rev. 2
+ * disallows it for generating signatures, and RFC 9155 deprecated it in TLS.
+ * A CSR's signature only proves possession of the key, but accepting SHA-1
+ * here would keep clients configured for it; the message says what to use.
+ */
+const sha1Signatures = new Set<string>([OID.sha1WithRSAEncryption, OID.ecdsaWithSHA1])
 
 const allowedCurves: Record<string, string> = { prime256v1: 'ecdsa-p256', secp384r1: 'ecdsa-p384' }
 
@@ -48,9 +56,18 @@ export function csrToDer(input: string | Uint8Array): Buffer {
 
 /**
  * Parses a PKCS#10 request, checks its self-signature (proof of possession of
- * the private key) and the key policy: RSA of at least 2048 bits, or ECDSA on
- * P-256 or P-384. The subject, attributes and requested extensions are
+ * the private key, with SHA-2: SHA-1 is refused) and the key policy: RSA of
+ * at least 2048 bits, or ECDSA on P-256 or P-384 given as a named curve
+ * (RFC 5480 §2.1.1). The subject, attributes and requested extensions are
  * ignored on purpose: kagi takes names only from its own records.
+ *
+ * A compressed EC point (RFC 5480 §2.2) is accepted and written into the
+ * certificate uncompressed. Normalising rather than refusing: the key and
+ * the proof of possession are the same in either form, and a refusal would
+ * send the user to find a tool option to change; but RFC 5480 §2.2 makes
+ * only the uncompressed form mandatory to support, and some verifiers
+ * mishandle compressed points in certificates, so the certificate carries
+ * the form every verifier must read.
  *
  * @asn
  * CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }
@@ -72,13 +89,15 @@ export function verifyCsr(input: string | Uint8Array): VerifiedCsr {
   } catch {
     throw new CaError('csr_invalid', 'the CSR is not a valid PKCS#10 certificate request (RFC 2986)')
   }
+  const ec = readEcSpki(spki)
   let key: KeyObject
   try {
-    key = publicKeyFromSpki(spki)
+    key = publicKeyFromSpki(spki, ec)
   } catch {
     throw new CaError('key_rejected', 'the public key in the CSR is malformed or of an unsupported type')
   }
   const keyDescription = checkKeyPolicy(key)
+  if (sha1Signatures.has(algorithm)) throw new CaError('csr_signature_invalid', 'the CSR is signed with SHA-1; sign it with SHA-256 or stronger (SHA-2)')
   const hash = signatureHashes[algorithm]
   if (!hash) throw new CaError('csr_signature_invalid', `the CSR signature algorithm ${algorithm} is not supported (use RSA PKCS#1 v1.5 or ECDSA with SHA-2)`)
   let ok = false
@@ -88,33 +107,26 @@ export function verifyCsr(input: string | Uint8Array): VerifiedCsr {
     ok = false
   }
   if (!ok) throw new CaError('csr_signature_invalid', 'the CSR signature does not verify: it was not signed by the key it contains')
-  return { publicKeyInfo: spki, keyAlgorithm: key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', keyDescription }
+  const publicKeyInfo = ec?.form === 'compressed' ? uncompressedSpki(key) : spki
+  return { publicKeyInfo, keyAlgorithm: key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', keyDescription }
 }
 
 const jwkCurves: Record<string, { crv: string; size: number }> = { [OID.secp256r1]: { crv: 'P-256', size: 32 }, [OID.secp384r1]: { crv: 'P-384', size: 48 } }
 
 /**
- * A KeyObject from SubjectPublicKeyInfo DER. For uncompressed P-256/P-384
- * points (RFC 5480 §2.2) the key is imported as a JWK: OpenSSL 3's generic
- * DER decoder takes ~140 µs per key here, the JWK path less than half, and
- * this runs once per issuance. OpenSSL still checks that the point is on the
+ * A KeyObject from SubjectPublicKeyInfo DER (with `ec`, its EC parts as
+ * {@link readEcSpki} read them). For uncompressed P-256/P-384 points
+ * (RFC 5480 §2.2) the key is imported as a JWK: OpenSSL 3's generic DER
+ * decoder takes ~140 µs per key here, the JWK path less than half, and this
+ * runs once per issuance. OpenSSL still checks that the point is on the
  * curve. Everything else goes through the DER decoder.
  */
-export function publicKeyFromSpki(spki: Buffer): KeyObject {
-  try {
-    const [algorithm, bits] = children(readOne(spki))
-    const [algOid, params] = children(algorithm!)
-    if (readOid(algOid!) === OID.ecPublicKey && params?.tag === Tag.oid && bits?.tag === Tag.bitString) {
-      const curve = jwkCurves[readOid(params)]
-      const point = bits.value
-      if (curve && point.length === 2 + 2 * curve.size && point[0] === 0 && point[1] === 0x04) {
-        const x = point.subarray(2, 2 + curve.size).toString('base64url')
-        const y = point.subarray(2 + curve.size).toString('base64url')
-        return createPublicKey({ key: { kty: 'EC', crv: curve.crv, x, y }, format: 'jwk' })
-      }
-    }
-  } catch {
-    // Fall through to the generic decoder, which reports malformed keys.
+export function publicKeyFromSpki(spki: Buffer, ec: EcSpki | undefined = readEcSpki(spki)): KeyObject {
+  const curve = ec && jwkCurves[ec.curveOid]
+  if (ec && curve && ec.form === 'uncompressed' && ec.point.length === 1 + 2 * curve.size) {
+    const x = ec.point.subarray(1, 1 + curve.size).toString('base64url')
+    const y = ec.point.subarray(1 + curve.size).toString('base64url')
+    return createPublicKey({ key: { kty: 'EC', crv: curve.crv, x, y }, format: 'jwk' })
   }
   return createPublicKey({ key: spki, format: 'der', type: 'spki' })
 }

@@ -92,3 +92,44 @@ export async function decryptPrivateKeyAsync(pem: string, passphrase: string): P
     derived.fill(0)
   }
 }
+
+const SECRET_FORMAT = 'pbkdf2-sha256-aes256gcm'
+
+/**
+ * Encrypts a short secret (the session cookie key) with the CA passphrase:
+ * PBKDF2-HMAC-SHA256 at the CA keys' iteration count, then AES-256-GCM, so
+ * the stored secret is no easier to attack than the CA keys. Text form:
+ * `pbkdf2-sha256-aes256gcm$<iterations>$<salt>$<iv>$<ciphertext+tag>` (base64url).
+ */
+export async function encryptSecret(secret: Buffer, passphrase: string, iterations = KEY_ENCRYPTION_ITERATIONS): Promise<string> {
+  const salt = randomBytes(16)
+  const iv = randomBytes(12)
+  const derived = await pbkdf2Async(Buffer.from(passphrase, 'utf8'), salt, iterations, 32, 'sha256')
+  try {
+    const cipher = createCipheriv('aes-256-gcm', derived, iv)
+    const sealed = Buffer.concat([cipher.update(secret), cipher.final(), cipher.getAuthTag()])
+    return [SECRET_FORMAT, String(iterations), salt.toString('base64url'), iv.toString('base64url'), sealed.toString('base64url')].join('$')
+  } finally {
+    derived.fill(0)
+  }
+}
+
+/** Decrypts a secret written by {@link encryptSecret}; a wrong passphrase or a changed byte is a CaError. */
+export async function decryptSecret(text: string, passphrase: string): Promise<Buffer> {
+  const [format, iterationText, salt, iv, sealed] = text.split('$')
+  const iterations = Number(iterationText)
+  if (format !== SECRET_FORMAT || !Number.isInteger(iterations) || iterations < 1 || !salt || !iv || !sealed) {
+    throw new CaError('ca_passphrase_wrong', 'a stored secret is damaged (unknown format)')
+  }
+  const derived = await pbkdf2Async(Buffer.from(passphrase, 'utf8'), Buffer.from(salt, 'base64url'), iterations, 32, 'sha256')
+  try {
+    const body = Buffer.from(sealed, 'base64url')
+    const decipher = createDecipheriv('aes-256-gcm', derived, Buffer.from(iv, 'base64url'))
+    decipher.setAuthTag(body.subarray(body.length - 16))
+    return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()])
+  } catch {
+    throw new CaError('ca_passphrase_wrong', 'a stored secret could not be decrypted: wrong passphrase (KAGI_CA_PASSPHRASE) or damaged data')
+  } finally {
+    derived.fill(0)
+  }
+}

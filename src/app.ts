@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { tokenAuth } from './auth/bearer.js'
-import { toHttpError } from './errors.js'
+import { replyNotFound, replyWithError } from './web/error-page.js'
 import { parseQueryString } from './schemas/query-string.js'
 import { certificateRoutes } from './routes/api-v1-certificates.js'
 import { healthRoutes } from './routes/health.js'
@@ -30,6 +30,13 @@ export const redactPaths = [
   '*.token',
 ]
 
+/** KAGI_TRUST_PROXY as Fastify's option: a hop count trusts the nearest `n` hops (proxy-addr semantics). */
+function trustProxyOption(setting: number | string[] | undefined): Pick<FastifyServerOptions, 'trustProxy'> {
+  if (setting === undefined) return {}
+  if (typeof setting === 'number') return { trustProxy: (_address: string, hop: number) => hop < setting }
+  return { trustProxy: setting }
+}
+
 /** Options for building the app; `logger` follows Fastify's. */
 export interface AppOptions {
   logger?: FastifyServerOptions['logger']
@@ -48,22 +55,17 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
     routerOptions: { querystringParser: parseQueryString },
-    // Behind a load balancer set trustProxy through a future option; default is the socket address.
+    // KAGI_TRUST_PROXY: behind a load balancer, request.ip is the client's (X-Forwarded-For from those proxies only).
+    ...trustProxyOption(services.config.trustProxy),
     return503OnClosing: true,
   })
 
   // The API speaks JSON only; any other body type gets 415 rather than a confusing validation error.
   app.removeContentTypeParser('text/plain')
 
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body, internal } = toHttpError(error)
-    if (internal) request.log.error({ err: error }, 'request failed')
-    else request.log.info({ code: body.error.code, status }, 'request refused')
-    return reply.code(status).header('cache-control', 'no-store').send(body)
-  })
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
-  )
+  // One answer for every failure: JSON for the API, OCSP, SCEP and JSON clients, a page in the browser's language otherwise.
+  app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply))
+  app.setNotFoundHandler(replyNotFound)
 
   await app.register(healthRoutes, { services })
   await app.register(pkiRoutes, { services })

@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { caKeyTypes, isHostname } from '../ca/index.js'
 import { emptyAsAbsent } from './schemas/text.js'
+import { rejoinDns } from './auth/admin-groups.js'
 
 /** Raised when the environment holds a bad value; the message names the variable. */
 export class ConfigError extends Error {}
@@ -37,6 +38,15 @@ const list = (text: string): string[] =>
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean)
+
+/** An address or CIDR block for KAGI_TRUST_PROXY, or one of proxy-addr's names (loopback, linklocal, uniquelocal). */
+function isProxyAddress(item: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) return true
+  const [address, prefix, ...rest] = item.split('/')
+  const family = isIP(address ?? '')
+  if (!family || rest.length) return false
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))
+}
 
 const schema = z.object({
   PORT: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(0).max(65535).default(3000)),
@@ -98,6 +108,16 @@ const schema = z.object({
       .refine((text) => list(text).every((suffix) => isHostname(suffix.replace(/^\./, ''))), 'must be a comma-separated list of DNS domains such as corp.example.com,example.net')
       .optional(),
   ),
+  KAGI_TRUST_PROXY: z.preprocess(
+    emptyAsAbsent,
+    z
+      .string()
+      .refine(
+        (text) => /^\d{1,2}$/.test(text.trim()) || (list(text).length > 0 && list(text).every(isProxyAddress)),
+        'must be a number of proxy hops (e.g. 1) or a comma-separated list of proxy addresses or CIDRs (e.g. 10.0.0.0/8,127.0.0.1)',
+      )
+      .optional(),
+  ),
   KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsAbsent, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
 })
 
@@ -131,13 +151,19 @@ export interface Config {
   gpPortal?: string
   /** iOS VPNSubType: the GlobalProtect app's VPN plug-in bundle id. */
   gpVpnSubType: string
+  /**
+   * Fastify's trustProxy (KAGI_TRUST_PROXY): a hop count, or the addresses
+   * of the proxies whose X-Forwarded-For is believed; undefined = none, the
+   * client address is the socket's.
+   */
+  trustProxy?: number | string[]
   /** Domains device host names must be in (KAGI_DEVICE_HOSTNAME_SUFFIXES, lowercase, no leading dot); empty = any. */
   deviceHostnameSuffixes: string[]
 }
 
 /** SAML sign-in settings (OneLogin or any SAML 2.0 IdP). */
 export interface SamlConfig {
-  /** IdP metadata XML: a file path or an http(s) URL. */
+  /** IdP metadata XML: a file path or an https URL (http only outside production). */
   idpMetadata?: string
   /** Or: the IdP's single sign-on URL and signing certificate (PEM text, base64 or a file path). */
   entryPoint?: string
@@ -178,6 +204,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (Boolean(e.KAGI_SAML_ENTRY_POINT) !== Boolean(e.KAGI_SAML_IDP_CERT) && !e.KAGI_SAML_IDP_METADATA) {
     throw new ConfigError('invalid configuration:\n  KAGI_SAML_ENTRY_POINT and KAGI_SAML_IDP_CERT go together (or set KAGI_SAML_IDP_METADATA instead)')
   }
+  // Over http, anyone on the path can swap the IdP's signing certificate in the metadata and sign in as anyone.
+  if (e.NODE_ENV === 'production' && e.KAGI_SAML_IDP_METADATA && /^http:\/\//i.test(e.KAGI_SAML_IDP_METADATA)) {
+    throw new ConfigError('invalid configuration:\n  KAGI_SAML_IDP_METADATA: must be a file path or an https:// URL with NODE_ENV=production (over http the IdP certificate can be replaced in transit)')
+  }
+  const trustProxy = e.KAGI_TRUST_PROXY === undefined ? undefined : /^\d+$/.test(e.KAGI_TRUST_PROXY.trim()) ? Number(e.KAGI_TRUST_PROXY) : list(e.KAGI_TRUST_PROXY)
   const publicUrl = (e.KAGI_PUBLIC_URL ?? `http://${hostForUrl(e.HOST)}:${e.PORT}`).replace(/\/+$/, '')
   return Object.freeze({
     port: e.PORT,
@@ -199,7 +230,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       entryPoint: e.KAGI_SAML_ENTRY_POINT,
       idpCert: e.KAGI_SAML_IDP_CERT,
       idpIssuer: e.KAGI_SAML_IDP_ISSUER,
-      adminGroups: list(e.KAGI_SAML_ADMIN_GROUPS),
+      // A DN's own commas do not separate groups: the pieces are put back together (auth/admin-groups.ts).
+      adminGroups: rejoinDns(list(e.KAGI_SAML_ADMIN_GROUPS)),
       emailAttributes: list(e.KAGI_SAML_EMAIL_ATTRIBUTE),
       groupsAttributes: list(e.KAGI_SAML_GROUPS_ATTRIBUTE),
       nameAttributes: list(e.KAGI_SAML_NAME_ATTRIBUTE),
@@ -211,5 +243,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     gpPortal: e.KAGI_GP_PORTAL,
     deviceHostnameSuffixes: list(e.KAGI_DEVICE_HOSTNAME_SUFFIXES ?? '').map((suffix) => suffix.replace(/^\./, '').toLowerCase()),
     gpVpnSubType: e.KAGI_GP_VPN_SUBTYPE,
+    trustProxy,
   })
 }

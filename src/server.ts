@@ -17,6 +17,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const services = (await runtimeServices(runtime, { log }))!
   await services.start()
   const app = await buildApp(services, { loggerInstance: log })
+  for (const w of runtime.dataDirWarnings) app.log.warn({ path: w.path, mode: w.mode || undefined }, w.message)
   if (runtime.passphrase.warning) app.log.warn(runtime.passphrase.warning)
   const applied = runtime.migrations.filter((m) => m.status === 'Success').map((m) => m.name)
   if (applied.length) app.log.info({ migrations: applied }, 'database migrated')

@@ -3,6 +3,7 @@ import { DOMParser } from '@xmldom/xmldom'
 import { isCertificateEmail } from '../../ca/index.js'
 import { unsafeCharacter } from '../../enrollment/bundle-text.js'
 import type { SamlConfig } from '../config.js'
+import { adminGroupMatcher } from './admin-groups.js'
 
 /** A signed-in employee, as taken from a verified assertion. */
 export interface SignedInUser {
@@ -26,19 +27,11 @@ function values(profile: Profile, name: string): string[] {
 }
 
 /**
- * A group value as OneLogin sends it: a role name ("VPN Admins") or, from a
- * directory, a DN ("CN=VPN Admins,OU=Groups,DC=example,DC=com"): both match
- * the configured name.
- */
-function groupNames(value: string): string[] {
-  const cn = /^cn=([^,]+),/i.exec(value)
-  return cn ? [value, cn[1]!.trim()] : [value]
-}
-
-/**
  * Maps a verified assertion to kagi's user: the email from an emailAddress
  * NameID or else the first configured email attribute (OneLogin: User.email);
- * groups from memberOf/groups; admin when a group is in KAGI_SAML_ADMIN_GROUPS.
+ * groups from memberOf/groups; admin when a group is in KAGI_SAML_ADMIN_GROUPS
+ * (a configured DN matches only that DN, a bare name also a DN whose CN it
+ * is: admin-groups.ts).
  * Only node-saml's verified profile is read, never the raw message.
  */
 export function identityFromProfile(profile: Profile, saml: SamlConfig): SignedInUser {
@@ -58,8 +51,7 @@ export function identityFromProfile(profile: Profile, saml: SamlConfig): SignedI
     if (parts.every(Boolean)) name = parts.join(' ').slice(0, 128)
     if (name && unsafeCharacter(name)) name = undefined
   }
-  const admins = new Set(saml.adminGroups.map((g) => g.toLowerCase()))
-  const admin = groups.some((group) => groupNames(group).some((g) => admins.has(g.toLowerCase())))
+  const admin = adminGroupMatcher(saml.adminGroups).matches(groups)
   return { email, name, groups: groups.slice(0, 100), admin }
 }
 

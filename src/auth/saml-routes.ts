@@ -6,10 +6,19 @@ import type { KagiServices } from '../startup/services.js'
 import { resolveIdp } from './saml-idp.js'
 import { checkAssertionFacts, identityFromProfile, SignInError, type SignedInUser } from './saml-identity.js'
 import { REQUEST_TTL_MS, consumeAssertion, samlRequestCache } from './saml-store.js'
+import { LoginBinding } from './login-binding.js'
 import { completeSignIn, recordRefusedSignIn } from './sign-in.js'
 
 /** The SP's fixed names (a contract): metadata URL = entityID, and the ACS. */
 export const samlPaths = { metadata: '/auth/saml/metadata', login: '/auth/saml/login', acs: '/auth/saml/acs' } as const
+
+/** The largest SAMLResponse form accepted at the ACS (a response for a user in 80 groups is about 20 KB). */
+export const ACS_BODY_LIMIT = 256 * 1024
+/**
+ * Sign-in requests per minute from one address: high enough for a whole
+ * office behind one NAT signing in at 9 am, low enough to stop a script.
+ */
+const signInRateLimit = { max: 300, timeWindow: 60_000 }
 
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'
 
@@ -76,19 +85,23 @@ export async function samlRoutes(
       identifierFormat: EMAIL_FORMAT,
       // Leave the authentication method (password + MFA) to OneLogin's policy.
       disableRequestedAuthnContext: true,
-      passReqToCallback: false,
+      passReqToCallback: true,
     },
-    (profile: Profile | null, done: (error: Error | null, user?: Record<string, unknown>) => void) => {
-      verifyProfile(profile)
+    // passport-saml's types say Express; @fastify/passport hands it the FastifyRequest.
+    (request: unknown, profile: Profile | null, done: (error: Error | null, user?: Record<string, unknown>) => void) => {
+      verifyProfile(request as FastifyRequest, profile)
         .then((user) => done(null, { ...user }))
         .catch((error: Error) => done(error))
     },
-    (_profile: Profile | null, done: (error: Error | null) => void) => done(null),
+    (_request: unknown, _profile: Profile | null, done: (error: Error | null) => void) => done(null),
   )
 
-  async function verifyProfile(profile: Profile | null): Promise<SignedInUser> {
+  async function verifyProfile(request: FastifyRequest, profile: Profile | null): Promise<SignedInUser> {
     if (!profile) throw new SignInError('the IdP sent no assertion')
     if (!config.saml.idpInitiated && !profile.inResponseTo) throw new SignInError('unsolicited (IdP-initiated) responses are not accepted; start at kagi')
+    if (typeof profile.inResponseTo === 'string' && !loginBinding.startedHere(request, profile.inResponseTo)) {
+      throw new SignInError('this sign-in was not started in this browser, or took longer than 10 minutes: start again at kagi')
+    }
     // node-saml checks the Issuer only on logout messages (idpIssuer); the signed assertion's Issuer is checked here.
     if (idp.issuer && profile.issuer !== idp.issuer) throw new SignInError(`the assertion was issued by "${String(profile.issuer).slice(0, 120)}", not the configured IdP ${idp.issuer}`)
     const facts = checkAssertionFacts(profile, acsUrl, new Date())
@@ -98,20 +111,36 @@ export async function samlRoutes(
   }
 
   authenticator.use('saml', strategy as never)
+  const loginBinding = new LoginBinding(config.publicUrl.startsWith('https:'))
 
-  app.get(samlPaths.login, { preValidation: authenticator.authenticate('saml', { session: false }), config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async () => {})
+  app.get(
+    samlPaths.login,
+    {
+      preValidation: authenticator.authenticate('saml', { session: false }),
+      config: { rateLimit: signInRateLimit },
+      // The AuthnRequest's ID is known once node-saml has built the redirect: remember it in this browser.
+      onSend: async (_request, reply, payload) => {
+        loginBinding.remember(_request, reply)
+        return payload
+      },
+    },
+    async () => {},
+  )
 
   app.post(
     samlPaths.acs,
     {
-      config: { rateLimit: { max: 30, timeWindow: 60_000 } },
+      config: { rateLimit: signInRateLimit },
+      // A signed response for a user in many groups is tens of kilobytes; other forms stay at 16 KB.
+      bodyLimit: ACS_BODY_LIMIT,
       preValidation: authenticator.authenticate('saml', async (request, reply, error, user) => {
         if (error || !user) {
           const message = error ? describe(error) : 'the IdP did not sign you in'
           await recordRefusedSignIn(db, request, message)
           return failure(request, reply, message)
         }
-        await completeSignIn(db, request, user as SignedInUser, 'saml')
+        await completeSignIn({ db, records: services.sessions.records }, request, user as SignedInUser, 'saml')
+        loginBinding.forget(reply)
         return reply.redirect('/', 303)
       }),
     },

@@ -1,17 +1,20 @@
-import { createHash, hkdfSync, randomBytes } from 'node:crypto'
 import fastifyCsrf from '@fastify/csrf-protection'
 import { Authenticator } from '@fastify/passport'
 import fastifySecureSession from '@fastify/secure-session'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { SignedInUser } from './saml-identity.js'
+import type { SessionKeyring } from './session-key.js'
+import type { SessionRecords } from './session-records.js'
 
 /** What the session cookie carries about the employee (encrypted and authenticated). */
 export interface SessionUser extends SignedInUser {
-  /** Sign-in time, ms since the epoch: the absolute timeout counts from here. */
+  /** Sign-in time, ms since the epoch. */
   iat: number
   /** How the user signed in. */
   via: 'saml' | 'development'
+  /** The server-side session record (see session-records.ts); the session lasts while it is open. */
+  sid: string
 }
 
 declare module 'fastify' {
@@ -20,8 +23,6 @@ declare module 'fastify' {
 
 declare module '@fastify/secure-session' {
   interface SessionData {
-    /** Last activity, ms since the epoch (idle timeout). */
-    seen: number
     /** A one-time notice for the next page (e.g. "session-expired"). */
     notice: string
   }
@@ -29,29 +30,24 @@ declare module '@fastify/secure-session' {
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = 'kagi_session'
-/** The session's last activity is written at most this often (each write re-encrypts the cookie). */
-const SEEN_GRANULARITY_MS = 60_000
 
-/**
- * The 32-byte key of the session cookie (XSalsa20-Poly1305 via
- * @fastify/secure-session): from KAGI_SESSION_SECRET, else derived from the
- * CA passphrase with HKDF (RFC 5869) so every replica agrees without another
- * secret to manage, else random (sessions end at restart).
- */
-export function sessionKey(config: Pick<Config, 'sessionSecret'>, passphrase?: string): Buffer {
-  if (config.sessionSecret) return createHash('sha256').update(config.sessionSecret).digest()
-  if (passphrase) return Buffer.from(hkdfSync('sha256', passphrase, 'kagi', 'session-cookie-v1', 32))
-  return randomBytes(32)
+/** What the session layer needs from the services. */
+export interface SessionServices {
+  keyring: SessionKeyring
+  records: SessionRecords
 }
 
 /**
  * Registers the session cookie (HttpOnly, SameSite=Lax, Secure on https),
- * passport on top of it, CSRF tokens kept in the session, and the idle and
- * absolute timeouts. Returns the authenticator for strategies to be added.
+ * passport on top of it, CSRF tokens kept in the session, and the check of
+ * the server-side record on every request (logout, timeouts, key rotation).
+ * Returns the authenticator for strategies to be added.
  */
-export async function registerSessions(app: FastifyInstance, config: Readonly<Config>, key: Buffer): Promise<InstanceType<typeof Authenticator>> {
+export async function registerSessions(app: FastifyInstance, config: Readonly<Config>, sessions: SessionServices): Promise<InstanceType<typeof Authenticator>> {
+  await sessions.keyring.ready()
   await app.register(fastifySecureSession, {
-    key,
+    // The keyring's Buffer itself: a rotation replaces its bytes (see session-key.ts).
+    key: sessions.keyring.key,
     cookieName: SESSION_COOKIE,
     expiry: Math.ceil(config.sessionMaxMs / 1000),
     cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: config.publicUrl.startsWith('https:') },
@@ -66,22 +62,26 @@ export async function registerSessions(app: FastifyInstance, config: Readonly<Co
   app.addHook('preHandler', async (request) => {
     const user = request.user
     if (!user) return
-    const now = Date.now()
-    const seen = (request.session.get('seen') as number | undefined) ?? user.iat
-    if (now - user.iat > config.sessionMaxMs || now - seen > config.sessionIdleMs) {
-      await request.logOut()
-      request.session.set('notice', 'session-expired')
-      return
-    }
-    if (now - seen > SEEN_GRANULARITY_MS) request.session.set('seen', now)
+    const ended = await sessions.records.check(user.sid)
+    if (!ended) return
+    await request.logOut()
+    request.session.set('notice', 'session-expired')
   })
   return authenticator
 }
 
-/** Signs the user in: a fresh session (no fixation), activity counted from now. */
-export async function signIn(request: FastifyRequest, user: SignedInUser, via: SessionUser['via']): Promise<SessionUser> {
-  const sessionUser: SessionUser = { ...user, iat: Date.now(), via }
+/** Signs the user in: a fresh cookie and a new session record (no fixation); the browser's previous session ends. */
+export async function signIn(request: FastifyRequest, records: SessionRecords, user: SignedInUser, via: SessionUser['via']): Promise<SessionUser> {
+  if (request.user?.sid) await records.end(request.user.sid, 'signed-in-again')
+  const sid = await records.open({ email: user.email, via, admin: user.admin, ip: request.ip, userAgent: request.headers['user-agent'] })
+  const sessionUser: SessionUser = { ...user, iat: Date.now(), via, sid }
   await request.logIn(sessionUser)
-  request.session.set('seen', sessionUser.iat)
   return sessionUser
+}
+
+/** Signs the browser out and ends its session record, so a copy of the cookie stops working too. */
+export async function signOut(request: FastifyRequest, records: SessionRecords): Promise<void> {
+  if (request.user?.sid) await records.end(request.user.sid, 'logout')
+  await request.logOut()
+  request.session.delete()
 }

@@ -3,12 +3,18 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import { upsertUser } from '../db/user-repository.js'
 import type { SignedInUser } from './saml-identity.js'
+import type { SessionRecords } from './session-records.js'
 import { signIn, type SessionUser } from './session.js'
 
 /** Records a sign-in: the user (with the IdP's display name), a fresh session and an audit event. */
-export async function completeSignIn(db: Kysely<Database>, request: FastifyRequest, user: SignedInUser, via: SessionUser['via']): Promise<SessionUser> {
+export async function completeSignIn(
+  { db, records }: { db: Kysely<Database>; records: SessionRecords },
+  request: FastifyRequest,
+  user: SignedInUser,
+  via: SessionUser['via'],
+): Promise<SessionUser> {
   await upsertUser(db, user.email, user.name)
-  const sessionUser = await signIn(request, user, via)
+  const sessionUser = await signIn(request, records, user, via)
   await db
     .insertInto('audit_event')
     .values({ actor: `user:${user.email}`, action: 'auth.signed-in', serial: null, details: JSON.stringify({ via, admin: user.admin, groups: user.groups.slice(0, 20) }) })

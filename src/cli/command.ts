@@ -12,9 +12,10 @@ export interface Command {
   run: (config: Readonly<Config>, args: string[], flags: Flags) => Promise<number>
 }
 
-/** Opens the database for one command (warning about a generated passphrase) and always closes it. */
+/** Opens the database for one command (warning about a generated passphrase or a data directory made private) and always closes it. */
 export async function withRuntime<T>(config: Readonly<Config>, purpose: string, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
   const runtime = await openRuntime(config, purpose)
+  for (const w of runtime.dataDirWarnings) warn(w.message)
   if (runtime.passphrase.warning) warn(runtime.passphrase.warning)
   try {
     return await fn(runtime)

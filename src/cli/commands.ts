@@ -15,6 +15,8 @@ import { ApiError } from '../errors.js'
 import { deviceByIdOrSerial, enroll, issueEnrollment, type EnrollRequest } from '../use-cases/enroll.js'
 import type { KagiServices } from '../startup/services.js'
 import { assertWritable, readInput } from './files.js'
+import { emailField } from '../schemas/identity.js'
+import { endSessionsOfUser, rotateSessionKey } from '../use-cases/sessions.js'
 
 export type { Flags } from './command.js'
 
@@ -168,6 +170,36 @@ export const commands: Record<string, Command> = {
         const n = await revokeToken(runtime.database.db, target)
         out(n ? `revoked ${n} token(s)` : `no live token with id or name ${target}`)
         return n ? 0 : 1
+      })
+    },
+  },
+  'session rotate-key': {
+    summary: 'replace the session cookie key and end every session',
+    usage: 'kagi session rotate-key',
+    run: (config) =>
+      withRuntime(config, 'kagi session rotate-key', async (runtime) => {
+        // Loading the CA proves the passphrase: a key encrypted under a wrong one would lock every server out.
+        const services = await runtimeServices(runtime, { create: false })
+        if (!services) throw new UsageError('no CA yet: start kagi once (or run kagi ca init) before rotating the session key')
+        if (config.sessionSecret) info('the cookie key comes from KAGI_SESSION_SECRET: change it there and restart every server to replace it')
+        else info('encrypting a new session key with the CA passphrase (PBKDF2, 600,000 iterations)…')
+        const { keyId, ended } = await rotateSessionKey(services, runtime.passphrase.value, 'cli')
+        if (keyId) out(`session key ${keyId} is in use; running servers switch to it within 15 seconds`)
+        out(`ended ${ended} open session${ended === 1 ? '' : 's'}: everyone signs in again`)
+        return 0
+      }),
+  },
+  'session end': {
+    summary: "end every session of one user (they must sign in again)",
+    usage: 'kagi session end EMAIL',
+    run: (config, args) => {
+      const email = parseFlags(emailField('EMAIL'), args[0] ?? '')
+      return withRuntime(config, 'kagi session end', async (runtime) => {
+        const services = await runtimeServices(runtime, { create: false })
+        if (!services) throw new UsageError('no CA yet: there are no sessions')
+        const ended = await endSessionsOfUser(services, email, 'cli')
+        out(`ended ${ended} open session${ended === 1 ? '' : 's'} of ${email}`)
+        return 0
       })
     },
   },

@@ -4,6 +4,7 @@ import { CaError } from '../../ca/index.js'
 import { ConfigError, loadConfig } from '../config.js'
 import { DataDirLockedError } from '../db/data-dir-lock.js'
 import { ApiError } from '../errors.js'
+import { restrictUmask } from '../startup/data-dir.js'
 import { info, out, UsageError } from './output.js'
 
 const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der', 'device']
@@ -25,6 +26,8 @@ function help(commands: Record<string, { summary: string }>): void {
 
 /** Runs the CLI; returns the exit code (or never returns for `serve`). */
 export async function main(argv: string[]): Promise<number> {
+  // Before anything is written: every file kagi creates is its user's alone (see data-dir.ts).
+  restrictUmask()
   let parsed
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: cliOptions })

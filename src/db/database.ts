@@ -82,7 +82,7 @@ export interface CrlCurrentTable {
 }
 
 /** What a service credential is for (see src/use-cases/service-credentials.ts). */
-export type ServiceCredentialPurpose = 'ocsp-responder' | 'profile-signer'
+export type ServiceCredentialPurpose = 'ocsp-responder' | 'root-ocsp-responder' | 'profile-signer'
 
 /** A certificate kagi issues to itself, with its key encrypted like the CA keys. */
 export interface ServiceCredentialTable {
@@ -107,6 +107,28 @@ export interface SamlAssertionTable {
   consumed_at: Generated<Date>
 }
 
+export interface SessionKeyTable {
+  id: number
+  encrypted_key: string
+  created_at: Generated<Date>
+}
+
+/** Why a session ended. */
+export type SessionEndReason = 'logout' | 'idle' | 'expired' | 'key-rotated' | 'ended-by-admin' | 'signed-in-again'
+
+export interface WebSessionTable {
+  id: string
+  email: string
+  via: string
+  admin: boolean
+  ip: string | null
+  user_agent: string | null
+  created_at: Generated<Date>
+  last_seen_at: Generated<Date>
+  ended_at: Timestamp | null
+  end_reason: SessionEndReason | null
+}
+
 /** The schema as kysely sees it: table name → row type. */
 export interface Database {
   ca_certificate: CaCertificateTable
@@ -119,6 +141,8 @@ export interface Database {
   service_credential: ServiceCredentialTable
   saml_request: SamlRequestTable
   saml_assertion: SamlAssertionTable
+  session_key: SessionKeyTable
+  web_session: WebSessionTable
 }
 
 export type CertificateRow = Selectable<CertificateTable>

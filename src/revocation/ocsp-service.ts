@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { LRUCache } from 'lru-cache'
 import {
   buildOcspResponse,
   certIdMatchesIssuer,
@@ -9,6 +10,7 @@ import {
   serialToHex,
   softwareSigner,
   type CertificateInfo,
+  type OcspCertId,
   type OcspCertStatus,
   type OcspIssuerHashes,
   type OcspSingleAnswer,
@@ -25,7 +27,23 @@ export interface OcspReply {
   cacheUntil?: Date
 }
 
-const MAX_CACHED = 100_000
+/**
+ * Memory budget of the pre-signed answers about certificates kagi issued
+ * (good or revoked). An answer is about 1 KB (it carries the responder
+ * certificate), so 64 MiB keeps some 60,000 devices answered without a
+ * signature while staying well inside the 250 MB RSS target.
+ */
+export const OCSP_CACHE_BYTES = 64 * 1024 * 1024
+/**
+ * Budget of the cached `unknown` answers, kept apart so that a flood of
+ * made-up serials evicts only other unknown answers, never a device's good
+ * or revoked one.
+ */
+export const OCSP_UNKNOWN_CACHE_BYTES = 8 * 1024 * 1024
+/** Per-entry bookkeeping counted on top of the DER: key string, entry object, LRU slots, serial index. */
+const ENTRY_OVERHEAD_BYTES = 256
+/** Status rows kept in memory (about 200 bytes each): the least recently asked are dropped first. */
+const MAX_STATUS_ROWS = 100_000
 
 type StatusRow = Awaited<ReturnType<typeof statusesOf>>[number]
 
@@ -34,30 +52,118 @@ interface Responder {
   signer: Signer
 }
 
+interface CachedAnswer {
+  reply: OcspReply
+  serial: string
+}
+
+/**
+ * The pre-signed answers, bounded by memory with LRU eviction, in two tiers
+ * (answers about kagi's certificates, and `unknown` answers), indexed by
+ * serial so that a revocation drops every CertID form of it at once.
+ */
+class AnswerCache {
+  private readonly known: LRUCache<string, CachedAnswer>
+  private readonly unknown: LRUCache<string, CachedAnswer>
+  private readonly keysBySerial = new Map<string, Set<string>>()
+
+  constructor(knownBytes: number, unknownBytes: number) {
+    const options = {
+      sizeCalculation: (value: CachedAnswer, key: string) => value.reply.der.length + key.length + ENTRY_OVERHEAD_BYTES,
+      // Evicted, replaced or deleted: forget the key in the serial index too.
+      dispose: (value: CachedAnswer, key: string) => this.unindex(value.serial, key),
+    }
+    this.known = new LRUCache({ ...options, maxSize: knownBytes })
+    this.unknown = new LRUCache({ ...options, maxSize: unknownBytes })
+  }
+
+  get(key: string): CachedAnswer | undefined {
+    return this.known.get(key) ?? this.unknown.get(key)
+  }
+
+  set(key: string, answer: CachedAnswer, isUnknown: boolean): void {
+    const [tier, other] = isUnknown ? [this.unknown, this.known] : [this.known, this.unknown]
+    other.delete(key)
+    tier.set(key, answer)
+    if (!tier.has(key)) return // larger than the whole budget: not kept
+    let keys = this.keysBySerial.get(answer.serial)
+    if (!keys) this.keysBySerial.set(answer.serial, (keys = new Set()))
+    keys.add(key)
+  }
+
+  delete(key: string): void {
+    this.known.delete(key)
+    this.unknown.delete(key)
+  }
+
+  deleteSerial(serial: string): void {
+    for (const key of [...(this.keysBySerial.get(serial) ?? [])]) this.delete(key)
+    this.keysBySerial.delete(serial)
+  }
+
+  clear(): void {
+    this.known.clear()
+    this.unknown.clear()
+    this.keysBySerial.clear()
+  }
+
+  private unindex(serial: string, key: string): void {
+    const keys = this.keysBySerial.get(serial)
+    keys?.delete(key)
+    if (keys?.size === 0) this.keysBySerial.delete(serial)
+  }
+}
+
+/** A CA kagi answers for, and the delegated responder that signs for it. */
+interface Delegation {
+  hashes: OcspIssuerHashes
+  credential: Pick<ServiceCredential, 'get'>
+  current?: Responder
+}
+
 /**
  * The OCSP responder (RFC 6960): answers from the certificate table, signs
  * with a delegated responder certificate (a service credential, profile
  * ocsp-signer, renewed automatically), echoes nonces, and never says "good"
  * for a serial kagi did not issue.
  *
+ * The chain: the issuing CA's certificate names this responder too, and
+ * clients that check every certificate by OCSP ask about it with issuer =
+ * root. RFC 6960 §4.2.2.2 lets only the root, or a responder the root itself
+ * designated (EKU id-kp-OCSPSigning, issued directly by the root), sign that
+ * answer. kagi uses a root-delegated responder rather than root signatures:
+ * it is the same ServiceCredential machinery as the issuing CA's responder
+ * (stored encrypted, shared by replicas, renewed on the same schedule), the
+ * root key is used once per renewal (every ~5 days) instead of for every
+ * fresh (nonce) answer, and every answer has the same shape (byKey
+ * responderID, responder certificate included). The root issued only the
+ * issuing CA: its serial is `good` (kagi records no revocation of issuing
+ * CAs, and the root CRL is empty too), any other serial under the root is
+ * `unknown`.
+ *
+ * One response has one signer, so a request is answered by the root's
+ * responder only when every CertID in it names the root; otherwise by the
+ * issuing CA's responder, and CertIDs of any other issuer are `unknown`, as
+ * before.
+ *
  * Caching: an answer to a single-certificate request without a nonce is kept
- * (pre-signed) until half of its validity; a revocation drops the cached
- * answer for that serial at once. Requests with a nonce are always signed
- * fresh, as the nonce demands (PAN-OS sends one by default; an ECDSA
- * signature costs tens of microseconds).
+ * (pre-signed) until half of its validity, within a memory budget (LRU); a
+ * revocation drops the cached answer for that serial at once. Requests with
+ * a nonce are always signed fresh, as the nonce demands (PAN-OS sends one by
+ * default; an ECDSA signature costs tens of microseconds).
  */
 export class OcspService {
-  private responder?: Responder
-  private readonly hashes: OcspIssuerHashes
+  private readonly issuing: Delegation
+  private readonly root?: Delegation
   private readonly retired: OcspIssuerHashes[]
-  private readonly cache = new Map<string, { reply: OcspReply; serial: string }>()
-  private readonly keysBySerial = new Map<string, Set<string>>()
+  private readonly issuingSerial: string
+  private readonly cache: AnswerCache
   /**
    * Status rows of serials kagi issued, so that fresh (nonce) answers need no
    * query. Only found rows are kept: a serial issued a moment ago must never
    * be answered "unknown" from a stale cache. Dropped on revocation.
    */
-  private readonly statuses = new Map<string, StatusRow>()
+  private readonly statuses = new LRUCache<string, StatusRow>({ max: MAX_STATUS_ROWS })
   /**
    * Bumped by every invalidation: an answer computed from rows read before a
    * revocation is sent but never cached (it would outlive the invalidation).
@@ -71,35 +177,56 @@ export class OcspService {
       /** Issuing CAs kagi used before (their certificates can no longer get delegated answers). */
       retiredIssuers: readonly CertificateInfo[]
       /** The delegated responder certificate and key (see ocspResponderCredential). */
-      responder: ServiceCredential
+      responder: Pick<ServiceCredential, 'get'>
+      /**
+       * The root and its delegated responder (see rootOcspResponderCredential),
+       * for the issuing CA's own status. Absent (no root key, or the issuing CA
+       * is the root): requests naming the root are answered as another issuer's.
+       */
+      root?: { certificate: CertificateInfo; responder: Pick<ServiceCredential, 'get'> }
       validityMs: number
       now?: () => Date
+      /** Memory budget of cached answers about kagi's certificates. Default {@link OCSP_CACHE_BYTES}. */
+      cacheBytes?: number
+      /** Memory budget of cached `unknown` answers. Default {@link OCSP_UNKNOWN_CACHE_BYTES}. */
+      unknownCacheBytes?: number
     },
   ) {
-    this.hashes = issuerHashes(deps.issuing.subject, deps.issuing.publicKeyInfo)
+    this.issuing = { hashes: issuerHashes(deps.issuing.subject, deps.issuing.publicKeyInfo), credential: deps.responder }
+    if (deps.root) this.root = { hashes: issuerHashes(deps.root.certificate.subject, deps.root.certificate.publicKeyInfo), credential: deps.root.responder }
     this.retired = deps.retiredIssuers.map((c) => issuerHashes(c.subject, c.publicKeyInfo))
+    this.issuingSerial = serialToHex(deps.issuing.serial)
+    this.cache = new AnswerCache(deps.cacheBytes ?? OCSP_CACHE_BYTES, deps.unknownCacheBytes ?? OCSP_UNKNOWN_CACHE_BYTES)
   }
 
   private now(): Date {
     return this.deps.now?.() ?? new Date()
   }
 
-  /** Loads (or issues, or renews) the responder certificate; call at start and periodically. */
+  /**
+   * Loads (or issues, or renews) the responder certificate; call at start and
+   * periodically. The root's responder is renewed here only once it has been
+   * needed: it is created on the first request about the issuing CA.
+   */
   async ensureResponder(): Promise<Responder> {
-    const credential = await this.deps.responder.get()
-    if (credential !== this.responder?.credential) {
-      // Answers cached under the previous certificate would outlive it: drop them.
-      this.responder = { credential, signer: softwareSigner(credential.privateKey) }
-      this.clearCache()
+    if (this.root?.current) await this.responderOf(this.root)
+    return this.responderOf(this.issuing)
+  }
+
+  private async responderOf(delegation: Delegation): Promise<Responder> {
+    const credential = await delegation.credential.get()
+    if (credential !== delegation.current?.credential) {
+      // Answers cached under the previous certificate would outlive it: drop them (a first load has none).
+      if (delegation.current) this.clearCache()
+      delegation.current = { credential, signer: softwareSigner(credential.privateKey) }
     }
-    return this.responder
+    return delegation.current
   }
 
   /** Drops the cached answers for a serial (called on revocation, from any replica). */
   invalidate(serial: string): void {
     this.generation++
-    for (const key of this.keysBySerial.get(serial) ?? []) this.cache.delete(key)
-    this.keysBySerial.delete(serial)
+    this.cache.deleteSerial(serial)
     this.statuses.delete(serial)
   }
 
@@ -111,11 +238,10 @@ export class OcspService {
   private clearCache(): void {
     this.generation++
     this.cache.clear()
-    this.keysBySerial.clear()
     this.statuses.clear()
   }
 
-  private async lookup(serials: string[], issuerSerial: string): Promise<Map<string, StatusRow>> {
+  private async lookup(serials: string[]): Promise<Map<string, StatusRow>> {
     const rows = new Map<string, StatusRow>()
     const missing: string[] = []
     for (const serial of serials) {
@@ -126,14 +252,22 @@ export class OcspService {
     if (missing.length > 0) {
       const generation = this.generation
       for (const row of await statusesOf(this.db, missing)) {
-        if (row.issuer_serial !== issuerSerial) continue
+        if (row.issuer_serial !== this.issuingSerial) continue
         rows.set(row.serial, row)
-        if (generation !== this.generation) continue
-        if (this.statuses.size >= MAX_CACHED) this.statuses.clear()
-        this.statuses.set(row.serial, row)
+        if (generation === this.generation) this.statuses.set(row.serial, row)
       }
     }
     return rows
+  }
+
+  /** Statuses of certificates of the issuing CA (undefined for CertIDs of other issuers). */
+  private async issuingStatuses(certIds: OcspCertId[], ours: boolean[]): Promise<(OcspCertStatus | undefined)[]> {
+    const rows = await this.lookup(certIds.filter((_, i) => ours[i]).map((id) => id.serial))
+    return certIds.map((certId, i) => {
+      const row = ours[i] ? rows.get(certId.serial) : undefined
+      if (row?.status === 'revoked') return { status: 'revoked', revokedAt: new Date(row.revoked_at!), reason: row.revocation_reason as RevocationReason }
+      return row ? { status: 'good' } : undefined
+    })
   }
 
   /** Answers one DER OCSPRequest with a DER OCSPResponse; never throws for bad input. */
@@ -145,39 +279,33 @@ export class OcspService {
       if (error instanceof OcspMalformedError) return { der: ocspErrorResponse('malformedRequest') }
       throw error
     }
-    const ours = request.certIds.map((id) => certIdMatchesIssuer(id, this.hashes))
+    const ours = request.certIds.map((id) => certIdMatchesIssuer(id, this.issuing.hashes))
     // RFC 6960 §4.2.2.2: a delegated responder certificate speaks only for the CA that issued it.
     if (request.certIds.some((id, i) => !ours[i] && this.retired.some((h) => certIdMatchesIssuer(id, h)))) {
       return { der: ocspErrorResponse('unauthorized') }
     }
+    const root = this.root
+    const speaker = root && request.certIds.every((id, i) => !ours[i] && certIdMatchesIssuer(id, root.hashes)) ? root : this.issuing
+    const forRoot = speaker === root
     const single = request.certIds.length === 1 && !request.nonce
     const cacheKey = single ? request.certIds[0]!.raw.toString('base64') : undefined
     const now = this.now()
     if (cacheKey) {
       const hit = this.cache.get(cacheKey)
-      if (hit && hit.reply.cacheUntil && hit.reply.cacheUntil > now) return hit.reply
+      if (hit?.reply.cacheUntil && hit.reply.cacheUntil > now) return hit.reply
+      if (hit) this.cache.delete(cacheKey)
     }
-    const responder = await this.ensureResponder()
+    const responder = await this.responderOf(speaker)
     const generation = this.generation
-    const issuerSerial = serialToHex(this.deps.issuing.serial)
-    const rows = await this.lookup(request.certIds.filter((_, i) => ours[i]).map((id) => id.serial), issuerSerial)
+    const statuses = forRoot
+      ? request.certIds.map((id): OcspCertStatus | undefined => (id.serial === this.issuingSerial ? { status: 'good' } : undefined))
+      : await this.issuingStatuses(request.certIds, ours)
     const nextUpdate = new Date(now.getTime() + this.deps.validityMs)
-    const answers: OcspSingleAnswer[] = request.certIds.map((certId, i) => {
-      const row = ours[i] ? rows.get(certId.serial) : undefined
-      let status: OcspCertStatus = { status: 'unknown' }
-      if (row?.status === 'revoked') status = { status: 'revoked', revokedAt: new Date(row.revoked_at!), reason: row.revocation_reason as RevocationReason }
-      else if (row) status = { status: 'good' }
-      return { certId, status, thisUpdate: now, nextUpdate }
-    })
+    const answers: OcspSingleAnswer[] = request.certIds.map((certId, i) => ({ certId, status: statuses[i] ?? { status: 'unknown' }, thisUpdate: now, nextUpdate }))
     const der = buildOcspResponse({ responderCertificate: responder.credential.certificate, signer: responder.signer, answers, producedAt: now, nonce: request.nonce })
     const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined }
     if (cacheKey && generation === this.generation) {
-      if (this.cache.size >= MAX_CACHED) this.clearCache()
-      const serial = request.certIds[0]!.serial
-      this.cache.set(cacheKey, { reply, serial })
-      let keys = this.keysBySerial.get(serial)
-      if (!keys) this.keysBySerial.set(serial, (keys = new Set()))
-      keys.add(cacheKey)
+      this.cache.set(cacheKey, { reply, serial: request.certIds[0]!.serial }, answers[0]!.status.status === 'unknown')
     }
     return reply
   }

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js'
 import { openDatabase, type DatabaseHandle } from '../db/connect.js'
 import { migrateToLatest, type MigrationReport } from '../db/migrator.js'
+import { secureDataDir, type DataDirWarning } from './data-dir.js'
 import { resolvePassphrase, type Passphrase } from './passphrase.js'
 import type { Log } from '../revocation/crl-publisher.js'
 import type { KagiServices } from './services.js'
@@ -11,15 +12,22 @@ export interface Runtime {
   database: DatabaseHandle
   passphrase: Passphrase
   migrations: MigrationReport[]
+  /** What securing KAGI_DATA_DIR changed, for the caller to log as warnings. */
+  dataDirWarnings: DataDirWarning[]
 }
 
-/** Opens the database (locking an embedded one), runs pending migrations and resolves the passphrase. */
+/**
+ * Makes the data directory private (before anything in it is read or
+ * written), resolves the passphrase, opens the database (locking an embedded
+ * one) and runs pending migrations.
+ */
 export async function openRuntime(config: Readonly<Config>, purpose: string): Promise<Runtime> {
+  const dataDirWarnings = secureDataDir(config.dataDir)
   const passphrase = resolvePassphrase(config)
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, purpose })
   try {
     const migrations = await migrateToLatest(database.db)
-    return { config, database, passphrase, migrations }
+    return { config, database, passphrase, migrations, dataDirWarnings }
   } catch (error) {
     await database.close()
     throw error

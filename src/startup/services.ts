@@ -8,8 +8,10 @@ import { createUserLookup, type UserLookup } from '../db/user-repository.js'
 import { CrlPublisher, issuingCrlAuthority, type Log } from '../revocation/crl-publisher.js'
 import { join } from 'node:path'
 import { OcspService } from '../revocation/ocsp-service.js'
-import { sessionKey } from '../auth/session.js'
-import { ocspResponderCredential, profileSignerCredential, ServiceCredential } from '../use-cases/service-credentials.js'
+import type { SessionServices } from '../auth/session.js'
+import { SessionKeyring } from '../auth/session-key.js'
+import { SessionRecords } from '../auth/session-records.js'
+import { ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, ServiceCredential } from '../use-cases/service-credentials.js'
 import { listenForRevocations } from '../revocation/revocation-events.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
@@ -32,8 +34,8 @@ export interface KagiServices {
   log: Log
   /** Signs configuration profiles (issued on first use). */
   profileSigner: ServiceCredential
-  /** Key of the session cookie (see auth/session.ts). */
-  sessionKey: Buffer
+  /** The session cookie's key and the server-side session records (see auth/session.ts). */
+  sessions: SessionServices
   /** Called with the serial of every new revocation (OCSP cache invalidation). */
   onRevoked: ((serial: string) => void)[]
   /** Signs due CRLs now and from time to time; call once the database is ready. */
@@ -51,6 +53,9 @@ export interface ServiceOptions {
   /** Export CRLs to `<dataDir>/crl` (default true). */
   exportCrls?: boolean
 }
+
+/** How often a running process looks for a rotated session key. */
+const SESSION_KEY_POLL_MS = 15_000
 
 const silentLog: Log = { info: () => {}, warn: () => {}, error: () => {} }
 
@@ -78,14 +83,25 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     root: new CrlPublisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
   }
   const credentialDeps = { authority, chain: [ca.issuing.der, ca.root.der], passphrase: options.passphrase ?? '', log, now }
+  // The issuing CA's own status is answered by a responder the root delegates (RFC 6960 §4.2.2.2), when kagi holds the root key.
+  const rootIssuer = rootCredentialIssuer(ca.root, rootSignerOnDemand, { publicUrl: config.publicUrl, caName: config.caName, clock: options.clock })
+  const rootResponder = ca.rootEncryptedKey && options.passphrase && !ca.root.der.equals(ca.issuing.der)
+    ? { certificate: ca.root, responder: new ServiceCredential(db, rootOcspResponderCredential, { ...credentialDeps, authority: rootIssuer, chain: [ca.root.der] }) }
+    : undefined
   const ocsp = new OcspService(db, {
     issuing: ca.issuing,
     retiredIssuers: ca.retiredIssuing,
     responder: new ServiceCredential(db, ocspResponderCredential, credentialDeps),
+    root: rootResponder,
     validityMs: config.ocspValidityMs,
     now,
   })
+  const sessions: SessionServices = {
+    keyring: new SessionKeyring(db, { secret: config.sessionSecret, passphrase: options.passphrase, log }),
+    records: new SessionRecords(db, { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs }),
+  }
   let timer: NodeJS.Timeout | undefined
+  let keyTimer: NodeJS.Timeout | undefined
   let stopListening: (() => Promise<void>) | undefined
   return {
     config,
@@ -99,11 +115,11 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     crl,
     log,
     ocsp,
-    sessionKey: sessionKey(config, options.passphrase),
+    sessions,
     profileSigner: new ServiceCredential(db, profileSignerCredential, credentialDeps),
     onRevoked: [(serial) => ocsp.invalidate(serial)],
     async start() {
-      await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder()])
+      await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder(), sessions.keyring.ready()])
       if (config.databaseUrl) {
         stopListening = listenForRevocations(config.databaseUrl, { onSerial: (serial) => ocsp.invalidate(serial), onGap: () => ocsp.invalidateAll() }, log)
       }
@@ -114,9 +130,13 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
         ocsp.ensureResponder().catch((error) => log.error({ err: error }, 'OCSP responder renewal failed'))
       }, every)
       timer.unref()
+      // A key rotated by `kagi session rotate-key` in another process is picked up within this time.
+      keyTimer = setInterval(() => sessions.keyring.refresh().catch((error) => log.error({ err: error }, 'session key refresh failed')), SESSION_KEY_POLL_MS)
+      keyTimer.unref()
     },
     async stop() {
       if (timer) clearInterval(timer)
+      if (keyTimer) clearInterval(keyTimer)
       await stopListening?.()
     },
   }

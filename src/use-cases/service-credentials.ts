@@ -1,6 +1,19 @@
 import type { KeyObject } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { decryptPrivateKeyAsync, encryptPrivateKey, generateKey, serialToHex, spkiOf, type Authority, type KeyType } from '../../ca/index.js'
+import {
+  Authority,
+  CaError,
+  decryptPrivateKeyAsync,
+  encryptPrivateKey,
+  generateKey,
+  serialToHex,
+  spkiOf,
+  type AuthorityOptions,
+  type CertificateInfo,
+  type IssuingCa,
+  type KeyType,
+  type Signer,
+} from '../../ca/index.js'
 import { ocspSignerProfile, profileSignerProfile, type LeafProfile } from '../../profiles/index.js'
 import type { Database, ServiceCredentialPurpose } from '../db/database.js'
 import { findServiceCredential, saveServiceCredential } from '../db/service-credential-repository.js'
@@ -35,6 +48,20 @@ export const ocspResponderCredential: ServiceCredentialKind = {
   issuedMessage: 'OCSP responder certificate issued',
 }
 
+/**
+ * The OCSP responder for the certificates the ROOT issued (the issuing CA),
+ * delegated by the root (RFC 6960 §4.2.2.2): same profile, lifetime and
+ * renewal as {@link ocspResponderCredential}, stored under the root's serial.
+ * Issued on first need, so a deployment whose issuing CA already names
+ * kagi's OCSP URL gets it without re-issuing anything.
+ */
+export const rootOcspResponderCredential: ServiceCredentialKind = {
+  ...ocspResponderCredential,
+  purpose: 'root-ocsp-responder',
+  auditAction: 'root-ocsp-responder.issued',
+  issuedMessage: 'root OCSP responder certificate issued',
+}
+
 /** Signs configuration profiles (CMS SignedData, RFC 5652); lives a year, renewed 30 days before. */
 export const profileSignerCredential: ServiceCredentialKind = {
   purpose: 'profile-signer',
@@ -58,10 +85,39 @@ export interface Credential {
   notAfter: Date
 }
 
+/** The CA that signs a service credential: the issuing CA's Authority, or {@link rootCredentialIssuer}. */
+export interface CredentialIssuer {
+  readonly issuing: Pick<IssuingCa, 'certificate'>
+  sign: Authority['sign']
+}
+
+/**
+ * A {@link CredentialIssuer} signing with the root, whose key is decrypted
+ * only when a credential must actually be issued (`signer` is the same
+ * on-demand root signer that signs the root CRL). Throws `ca_not_initialized`
+ * when the root key is not available (an imported CA without its root key).
+ * Only for profiles without revocation pointers (ocsp-signer): Authority's CRL
+ * and AIA pointers name the issuing CA's URLs.
+ */
+export function rootCredentialIssuer(root: CertificateInfo, signer: () => Signer | undefined, options: Omit<AuthorityOptions, 'issuing'>): CredentialIssuer {
+  let authority: Authority | undefined
+  return {
+    issuing: { certificate: root },
+    sign(profile, request) {
+      if (!authority) {
+        const rootSigner = signer()
+        if (!rootSigner) throw new CaError('ca_not_initialized', 'the root key is not available to sign a service credential')
+        authority = new Authority({ ...options, issuing: { certificate: root, signer: rootSigner } })
+      }
+      return authority.sign(profile, request)
+    },
+  }
+}
+
 /** What a {@link ServiceCredential} needs. */
 export interface ServiceCredentialDeps {
   /** Signs the certificate; its issuing CA is the one the credential belongs to. */
-  authority: Pick<Authority, 'sign' | 'issuing'>
+  authority: CredentialIssuer
   /** Encrypts the stored key (the CA passphrase). */
   passphrase: string
   chain?: readonly Buffer[]
@@ -71,10 +127,11 @@ export interface ServiceCredentialDeps {
 
 /**
  * A certificate kagi issues to itself from its issuing CA (the OCSP responder,
- * the profile signer): loaded from the database, where every replica finds
- * it, or issued on first use; renewed before it expires. Only credentials of
- * the current issuing CA are used, so rotating the CA rotates them too.
- * Concurrent callers in one process share one load or issuance.
+ * the profile signer) or from its root (the root's OCSP responder): loaded
+ * from the database, where every replica finds it, or issued on first use;
+ * renewed before it expires. Only credentials of the current CA are used, so
+ * rotating the CA rotates them too. Concurrent callers in one process share
+ * one load or issuance.
  */
 export class ServiceCredential {
   private current?: Credential

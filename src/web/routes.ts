@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { platforms, type Platform } from '../../enrollment/bundle-types.js'
 import type { EnrollmentProfile } from '../../profiles/index.js'
 import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
-import { registerSessions } from '../auth/session.js'
+import { registerSessions, signOut } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
 import { ConfigError, samlConfigured } from '../config.js'
 import { activeSerialsOfDevice, devicesOfUser, findDeviceOfEmail } from '../db/device-repository.js'
@@ -15,25 +15,34 @@ import { emailField } from '../schemas/identity.js'
 import { parseQueryString } from '../schemas/query-string.js'
 import { enroll, type EnrollRequest, type Enrollment } from '../use-cases/enroll.js'
 import { ownerDeviceRoutes } from '../routes/api-v1-devices.js'
-import { ApiError, toHttpError } from '../errors.js'
+import { ApiError } from '../errors.js'
 import { revoke } from '../use-cases/revoke.js'
 import type { KagiServices } from '../startup/services.js'
-import { newNonce, sendPage, type PageContext } from './html.js'
-import { chooseLang, translate } from './i18n.js'
+import { sendPage } from './html.js'
+import { translate } from './i18n.js'
+import { LANG_COOKIE, pageContext } from './error-page.js'
+import { localPath } from './local-path.js'
 import { detectPlatform } from './platform.js'
 import { homeView, readyView, signInFailedView, signInView, type EnrollFormValues, type SignInMode } from './views.js'
 
-const LANG_COOKIE = 'kagi_lang'
-
 const devLoginForm = z.object({ _csrf: z.string().optional(), email: emailField('email'), admin: z.literal('yes').optional() })
 
-const isLoopback = (host: string): boolean => host === 'localhost' || (isIP(host) !== 0 && (host === '::1' || host.startsWith('127.')))
+const isLoopback = (host: string): boolean => {
+  const bare = host.replace(/^\[(.*)\]$/, '$1')
+  return bare === 'localhost' || (isIP(bare) !== 0 && (bare === '::1' || bare.startsWith('127.')))
+}
 
-/** How this instance offers sign-in; refuses to run in production without SAML. */
+/**
+ * How this instance offers sign-in; refuses to run in production without
+ * SAML. The development sign-in (anyone may type any email) is offered only
+ * when both the listening address and the public URL are loopback: a
+ * reverse proxy in front of a loopback-bound kagi has a public URL that is
+ * not, and must not expose it.
+ */
 export function signInMode(config: KagiServices['config']): SignInMode {
   if (samlConfigured(config)) return 'saml'
   if (config.production) throw new ConfigError('NODE_ENV=production requires SAML sign-in: set KAGI_SAML_IDP_METADATA (or KAGI_SAML_ENTRY_POINT and KAGI_SAML_IDP_CERT)')
-  return isLoopback(config.host) ? 'development' : 'none'
+  return isLoopback(config.host) && isLoopback(new URL(config.publicUrl).hostname) ? 'development' : 'none'
 }
 
 /**
@@ -45,30 +54,12 @@ export function signInMode(config: KagiServices['config']): SignInMode {
 export async function webRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {
   const { config, db } = services
   const mode = signInMode(config)
+  const signInDeps = { db, records: services.sessions.records }
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024, parser: parseQueryString })
   await app.register(fastifyRateLimit, { global: false })
-  const authenticator = await registerSessions(app, config, services.sessionKey)
+  const authenticator = await registerSessions(app, config, services.sessions)
 
-  const context = (request: FastifyRequest): PageContext => ({
-    lang: chooseLang(request.headers['accept-language'], request.cookies?.[LANG_COOKIE]),
-    nonce: newNonce(),
-    path: request.url.split('?')[0] ?? '/',
-  })
-
-  // Pages answer errors as pages: a stack trace or a JSON body is no help to an employee.
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body, internal } = toHttpError(error)
-    if (internal) request.log.error({ err: error }, 'page request failed')
-    if (request.url.startsWith('/api/')) return reply.code(status).header('cache-control', 'no-store').send(body)
-    const e = error as { code?: string }
-    const message = e.code?.startsWith('FST_CSRF')
-      ? 'This form has expired. Go back, reload the page and try again.'
-      : status === 429
-        ? 'Too many attempts. Wait a minute and try again.'
-        : body.error.message
-    const ctx = context(request)
-    return sendPage(reply, ctx, signInFailedView(ctx, message, request.url.startsWith('/auth/') ? 'signInFailed' : 'errorTitle'), status)
-  })
+  const context = pageContext
 
   await app.register(samlMetadataRoute, { publicUrl: config.publicUrl })
   if (mode === 'saml') {
@@ -85,21 +76,20 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
         const ctx = context(request)
         return sendPage(reply, ctx, signInView(ctx, mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
       }
-      await completeSignIn(db, request, { email: form.data.email, groups: [], admin: form.data.admin === 'yes' }, 'development')
+      await completeSignIn(signInDeps, request, { email: form.data.email, groups: [], admin: form.data.admin === 'yes' }, 'development')
       return reply.redirect('/', 303)
     })
   }
 
   app.post('/auth/logout', { preValidation: app.csrfProtection }, async (request, reply) => {
     if (request.user) request.log.info({ user: request.user.email }, 'signed out')
-    await request.logOut()
-    request.session.delete()
+    await signOut(request, services.sessions.records)
     return reply.redirect('/', 303)
   })
 
   app.get<{ Params: { lang: string }; Querystring: { back?: string } }>('/lang/:lang', async (request, reply) => {
     const lang = request.params.lang === 'ja' ? 'ja' : 'en'
-    const back = request.query.back && /^\/(?![/\\])/.test(request.query.back) ? request.query.back : '/'
+    const back = localPath(request.query.back)
     return reply
       .header('set-cookie', `${LANG_COOKIE}=${lang}; Path=/; Max-Age=31536000; SameSite=Lax${config.publicUrl.startsWith('https:') ? '; Secure' : ''}`)
       .redirect(back, 303)
@@ -128,10 +118,11 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
   app.get('/', async (request, reply) => home(request, reply))
 
   const selfService = (email: string) => ({ label: `user:${email}`, role: 'self-service' as const })
-  // Counted per signed-in user, so employees behind one NAT or proxy do not share a bucket. On preHandler:
-  // the session (and so request.user) is read in preValidation, after the limiter's default onRequest.
+  // Counted per signed-in user, so employees behind one NAT or proxy do not share a bucket; anonymous
+  // requests count in their address's own bucket and never in a user's. On preHandler: the session (and
+  // so request.user) is read in preValidation, after the limiter's default onRequest.
   const perUserLimit = (max: number) => ({
-    rateLimit: { max, timeWindow: 60_000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => request.user?.email ?? request.ip },
+    rateLimit: { max, timeWindow: 60_000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => (request.user ? `user:${request.user.email}` : `ip:${request.ip}`) },
   })
 
   /** The page after an enrollment: the download, the one-time password where needed, the steps. */
@@ -201,7 +192,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
 
   app.post<{ Params: { id: string } }>(
     '/devices/:id/lost',
-    { preValidation: app.csrfProtection, config: { rateLimit: { max: 20, timeWindow: 60_000 } } },
+    { preValidation: app.csrfProtection, config: perUserLimit(20) },
     async (request, reply) => {
       const user = request.user
       if (!user) return reply.redirect('/', 303)

@@ -41,6 +41,15 @@ export function signInFailedView(ctx: PageContext, reason: string, title: Messag
   )
 }
 
+/** Any refused or failed request a browser made: what happened, in the page's language, and the way back. */
+export function errorView(ctx: PageContext, message: string): Html {
+  return page(
+    ctx,
+    t(ctx, 'errorTitle'),
+    html`<h2>${t(ctx, 'errorTitle')}</h2><p class="error" role="alert">${message}</p><p>${t(ctx, 'signInFailedHelp')}</p><p><a class="button" href="/">${t(ctx, 'goHome')}</a></p>`,
+  )
+}
+
 /** Values of the enrollment form (kept when it is shown again with an error). */
 export interface EnrollFormValues {
   platform?: Platform

@@ -59,7 +59,7 @@ t.test('login redirects to the IdP with a recorded request ID; a valid response 
   const home = await page.get('/')
   t.match(home.body, /Alice Example &lt;alice@example\.com&gt;/, 'display name from User.FirstName + User.LastName')
   t.match(home.body, /href="\/admin"/, 'memberOf "VPN Admins" makes an admin')
-  const replay = await postResponse(new PageClient(app), response)
+  const replay = await postResponse(page.copy(), response)
   t.equal(replay.statusCode, 401, 'the same response again is refused')
   const user = await services.db.selectFrom('app_user').selectAll().where('email', '=', 'alice@example.com').executeTakeFirstOrThrow()
   t.equal(user.display_name, 'Alice Example')
@@ -71,7 +71,8 @@ t.test('a replayed assertion is refused even when two posts race', async (t) => 
   const { app } = await samlApp(t)
   const page = new PageClient(app)
   const response = signedResponse(idp, defaultResponseOptions(sp, await startLogin(page)))
-  const results = await Promise.all([postResponse(new PageClient(app), response), postResponse(new PageClient(app), response), postResponse(new PageClient(app), response)])
+  // Three tabs of the browser that started the sign-in (a different browser is refused anyway: login CSRF).
+  const results = await Promise.all([postResponse(page.copy(), response), postResponse(page.copy(), response), postResponse(page.copy(), response)])
   t.same(results.map((r) => r.statusCode).sort(), [303, 401, 401], 'exactly one sign-in')
 })
 
@@ -112,4 +113,49 @@ t.test('an email that cannot go into a certificate is refused with a message', a
   const res = await postResponse(page, signedResponse(idp, options))
   t.equal(res.statusCode, 401)
   t.match(res.body, /not an ASCII email address/)
+})
+
+t.test('login CSRF: a response for a sign-in another browser started is refused', async (t) => {
+  const { app, services } = await samlApp(t)
+  const attacker = new PageClient(app)
+  // The attacker starts a sign-in and gets a genuine response for their own account…
+  const attackerRequest = await startLogin(attacker)
+  const forMallory = signedResponse(idp, { ...defaultResponseOptions(sp, attackerRequest), nameId: 'mallory@example.com', attributes: { 'User.email': 'mallory@example.com' } })
+  // …and makes the victim's browser post it (the victim may even have a sign-in of their own under way).
+  const victim = new PageClient(app)
+  const victimRequest = await startLogin(victim)
+  const res = await postResponse(victim, forMallory)
+  t.equal(res.statusCode, 401)
+  t.match(res.body, /not started in this browser/)
+  t.notMatch((await victim.get('/')).body, /mallory@example\.com/, 'the victim is not signed in as the attacker')
+  const refused = await services.db.selectFrom('audit_event').select('details').where('action', '=', 'auth.sign-in-refused').executeTakeFirstOrThrow()
+  t.match(JSON.stringify(refused.details), /not started in this browser/)
+  // The victim's own sign-in, started in this browser, still goes through.
+  t.equal((await postResponse(victim, signedResponse(idp, defaultResponseOptions(sp, victimRequest)))).statusCode, 303)
+  t.match((await victim.get('/')).body, /alice@example\.com/)
+})
+
+t.test('the pre-login cookie: HttpOnly, scoped to /auth/saml, SameSite=None; Secure on https only', async (t) => {
+  const { app } = await samlApp(t)
+  const http = await app.inject({ method: 'GET', url: '/auth/saml/login' })
+  const cookie = [http.headers['set-cookie']].flat().find((c) => c?.startsWith('kagi_saml_request='))!
+  t.match(cookie, /Path=\/auth\/saml; Max-Age=600; HttpOnly$/)
+  t.notMatch(cookie, /SameSite/i, 'on http no SameSite attribute (SameSite=None needs Secure)')
+  const secure = await samlApp(t, { KAGI_PUBLIC_URL: 'https://kagi.test' })
+  const https = await secure.app.inject({ method: 'GET', url: '/auth/saml/login' })
+  const secureCookie = [https.headers['set-cookie']].flat().find((c) => c?.startsWith('kagi_saml_request='))!
+  t.match(secureCookie, /SameSite=None; Secure/, 'the IdP POST is cross-site: the cookie must go with it')
+})
+
+t.test('a large signed response (a user in 80 groups) is accepted at the ACS; other forms stay small', async (t) => {
+  const { app } = await samlApp(t)
+  const page = new PageClient(app)
+  const groups = Array.from({ length: 80 }, (_, i) => `CN=Group number ${i} with a long name,OU=Groups,OU=Company,DC=example,DC=com`)
+  const response = signedResponse(idp, { ...defaultResponseOptions(sp, await startLogin(page)), attributes: { 'User.email': 'alice@example.com', memberOf: groups } })
+  t.ok(response.length > 16 * 1024, `response ${response.length} bytes`)
+  const res = await postResponse(page, response)
+  t.equal(res.statusCode, 303, res.body.slice(0, 300))
+  const big = await page.post('/auth/logout', { filler: 'x'.repeat(32 * 1024) })
+  t.equal(big.statusCode, 413, 'a 32 KB form elsewhere is refused')
+  t.match(big.body, /too large/)
 })

@@ -25,6 +25,14 @@ export class PageClient {
     return response
   }
 
+  /** Another client with this one's cookies now: a second tab of the same browser, or a stolen cookie. */
+  copy(): PageClient {
+    const other = new PageClient(this.app, this.headers)
+    for (const [name, value] of this.cookies) other.cookies.set(name, value)
+    other.csrf = this.csrf
+    return other
+  }
+
   cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
   }

@@ -168,7 +168,8 @@ export function assertJsonError(t: Test, res: LightMyRequestResponse, status: nu
 
 /** A fresh app with alice signed in through the development sign-in (sign-in writes a user and an audit row). */
 export async function signedInApp(t: Test, options: { email?: string; env?: Record<string, string> } = {}): Promise<TestApp & { page: PageClient }> {
-  const ctx = await build(t, { env: options.env })
+  // A loopback public URL: the development sign-in is offered only there.
+  const ctx = await build(t, { env: { KAGI_PUBLIC_URL: 'http://127.0.0.1:3000', ...options.env } })
   const page = new PageClient(ctx.app)
   const signIn = await page.devSignIn(options.email ?? 'alice@example.com')
   if (signIn.statusCode !== 303) throw new Error(`development sign-in failed: ${brief(signIn)}`)

@@ -6,8 +6,12 @@ import { buildApp } from '../../src/app.js'
 const MAC_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15'
 const WINDOWS_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
 
+
+// The development sign-in exists only when the listener and the public URL are both loopback.
+const onLoopback = { env: { KAGI_PUBLIC_URL: 'http://127.0.0.1:3000' } }
+
 t.test('before sign-in: the development sign-in, labelled, with safe headers', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, onLoopback)
   const page = new PageClient(app)
   const res = await page.get('/')
   t.equal(res.statusCode, 200)
@@ -25,7 +29,7 @@ t.test('before sign-in: the development sign-in, labelled, with safe headers', a
 })
 
 t.test('Japanese from Accept-Language, and the switch', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, onLoopback)
   const page = new PageClient(app, { 'accept-language': 'ja,en-US;q=0.8' })
   t.match((await page.get('/')).body, /開発用サインイン/)
   const toEnglish = await page.get('/lang/en?back=/')
@@ -35,7 +39,7 @@ t.test('Japanese from Accept-Language, and the switch', async (t) => {
 })
 
 t.test('CSRF: a form post without the token is refused', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, onLoopback)
   const page = new PageClient(app)
   await page.get('/')
   const bad = await page.post('/auth/dev-login', { email: 'アリス@example.com' })
@@ -47,7 +51,7 @@ t.test('CSRF: a form post without the token is refused', async (t) => {
 })
 
 t.test('sign in, enroll this Mac, download a signed profile, see the device', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await build(t, onLoopback)
   const page = new PageClient(app, { 'user-agent': MAC_UA })
   const signIn = await page.devSignIn('Alice@Example.com')
   t.equal(signIn.statusCode, 303)
@@ -76,7 +80,7 @@ t.test('sign in, enroll this Mac, download a signed profile, see the device', as
 })
 
 t.test('Android shows the one-time password; Windows gets a script', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, onLoopback)
   const page = new PageClient(app, { 'user-agent': WINDOWS_UA })
   await page.devSignIn('bob@example.com')
   t.match((await page.get('/')).body, /<option value="windows" selected>/)
@@ -90,7 +94,7 @@ t.test('Android shows the one-time password; Windows gets a script', async (t) =
 })
 
 t.test('form errors come back as the form with a message and 400', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await build(t, onLoopback)
   const page = new PageClient(app)
   await page.devSignIn('carol@example.com')
   await page.get('/')
@@ -107,7 +111,7 @@ t.test('form errors come back as the form with a message and 400', async (t) => 
 })
 
 t.test('enrollment needs a session', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, onLoopback)
   const page = new PageClient(app)
   await page.get('/')
   const res = await page.post('/enroll', { platform: 'ios', deviceName: 'x', kind: 'user' })
@@ -116,7 +120,7 @@ t.test('enrollment needs a session', async (t) => {
 })
 
 t.test('"I lost this device" revokes its certificates (keyCompromise), only for the owner', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await build(t, onLoopback)
   const alice = new PageClient(app)
   await alice.devSignIn('alice@example.com')
   await alice.get('/')
@@ -145,7 +149,7 @@ t.test('"I lost this device" revokes its certificates (keyCompromise), only for 
 })
 
 t.test('admins see the admin link; sign-out ends the session', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, onLoopback)
   const page = new PageClient(app)
   await page.devSignIn('root@example.com', true)
   const home = await page.get('/')
@@ -156,7 +160,7 @@ t.test('admins see the admin link; sign-out ends the session', async (t) => {
 })
 
 t.test('idle timeout ends the session', async (t) => {
-  const { app } = await build(t, { env: { KAGI_SESSION_IDLE: '5m' } })
+  const { app } = await build(t, { env: { ...onLoopback.env, KAGI_SESSION_IDLE: '5m' } })
   const page = new PageClient(app)
   await page.devSignIn('dave@example.com')
   t.match((await page.get('/')).body, /dave@example\.com/)
@@ -170,7 +174,7 @@ t.test('idle timeout ends the session', async (t) => {
 })
 
 t.test('the owner downloads a new bundle for a device; others and other sites cannot', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await build(t, onLoopback)
   const alice = new PageClient(app)
   await alice.devSignIn('alice@example.com')
   await alice.get('/')
@@ -196,7 +200,7 @@ t.test('the owner downloads a new bundle for a device; others and other sites ca
 })
 
 t.test('no SAML: production refuses to start; a non-loopback listener offers no sign-in', async (t) => {
-  const prod = await build(t)
+  const prod = await build(t, onLoopback)
   const production = { ...prod.services, config: { ...prod.services.config, production: true } }
   await t.rejects(buildApp(production), { message: /NODE_ENV=production requires SAML/ })
   const exposed = { ...prod.services, config: { ...prod.services.config, host: '0.0.0.0' } }
@@ -206,12 +210,22 @@ t.test('no SAML: production refuses to start; a non-loopback listener offers no 
   t.match(res.body, /Sign-in is not configured/)
   const metadata = await app.inject({ method: 'GET', url: '/auth/saml/metadata' })
   t.equal(metadata.statusCode, 200, 'SP metadata is there to register kagi at the IdP before SAML is configured')
-  t.match(metadata.body, 'entityID="http://kagi.test/auth/saml/metadata"')
+  t.match(metadata.body, 'entityID="http://127.0.0.1:3000/auth/saml/metadata"')
   t.equal((await app.inject({ method: 'POST', url: '/auth/dev-login', payload: 'email=a@b.co', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).statusCode, 404)
 })
 
+t.test('behind a reverse proxy (loopback listener, public URL elsewhere) the development sign-in is not offered', async (t) => {
+  const { app } = await build(t, { env: { HOST: '127.0.0.1', KAGI_PUBLIC_URL: 'https://kagi.example.com' } })
+  const res = await app.inject({ method: 'GET', url: '/' })
+  t.notMatch(res.body, /Development sign-in/)
+  t.match(res.body, /Sign-in is not configured/)
+  const post = await app.inject({ method: 'POST', url: '/auth/dev-login', payload: 'email=mallory@example.com&admin=yes', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  t.equal(post.statusCode, 404, 'no such route')
+  t.notMatch(post.headers['set-cookie'] ?? '', /kagi_session/)
+})
+
 t.test('enrollment is rate limited per signed-in user, not per address: a colleague behind the same NAT is not affected', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, onLoopback)
   const alice = new PageClient(app)
   const bob = new PageClient(app)
   await alice.devSignIn('alice@example.com')
@@ -224,4 +238,55 @@ t.test('enrollment is rate limited per signed-in user, not per address: a collea
   t.same(statuses.slice(0, 10), Array(10).fill(404), 'ten attempts answer (no such device)')
   t.equal(statuses[10], 429, 'the eleventh in a minute is refused')
   t.equal((await bob.post(`/devices/${bogus}/renew`, {})).statusCode, 404, 'another user from the same address still gets through')
+})
+
+t.test('redirect targets stay on kagi; odd bytes in a query string never give a 5xx', async (t) => {
+  const { app } = await build(t, onLoopback)
+  const hostile = ['/%09/evil.example', '//evil.example', '/%5Cevil.example', '/%5C%5Cevil.example', 'https://evil.example/', '/%0d%0aSet-Cookie:%20x=y', '%2F%2Fevil.example', '/%00', '/%E3%81%82', '/\t/evil.example']
+  for (const back of hostile) {
+    const res = await app.inject({ method: 'GET', url: `/lang/ja?back=${back}` })
+    t.equal(res.statusCode, 303, `${back}: a redirect`)
+    const location = String(res.headers.location)
+    t.ok(location.startsWith('/') && !location.startsWith('//') && !location.startsWith('/\\'), `${back}: to a kagi path (${location})`)
+    t.notMatch(location, /[\u0000-\u001f\u007f\\]/, `${back}: nothing a browser would strip or turn around`)
+    t.notOk(res.headers['set-cookie']?.toString().includes('x=y'), `${back}: no header injection`)
+  }
+  t.equal((await app.inject({ method: 'GET', url: '/lang/ja?back=/devices%3Fa%3D1' })).headers.location, '/devices?a=1', 'a real kagi path with a query is kept')
+  for (const url of ['/?x=%00', '/?x=%0a', '/?%E3%81%82', '/?x=%E3%81', '/?x=%ZZ', '/lang/ja?back=%ED%A0%80', '/auth/saml/metadata?%00', '/api/v1/certificates?status=%00', '/ca.pem?x=%0a']) {
+    const res = await app.inject({ method: 'GET', url })
+    t.ok(res.statusCode < 500, `${url}: ${res.statusCode}`)
+  }
+})
+
+t.test('browsers get error pages in their language; the API, OCSP and JSON clients get JSON', async (t) => {
+  const { app } = await build(t, onLoopback)
+  const ja = await app.inject({ method: 'GET', url: '/no-such-page', headers: { accept: 'text/html', 'accept-language': 'ja' } })
+  t.equal(ja.statusCode, 404)
+  t.match(ja.headers['content-type'], /text\/html/)
+  t.match(ja.body, /<html lang="ja">/)
+  t.match(ja.body, /このアドレスのページはありません/)
+  t.match(ja.headers['content-security-policy'], /default-src 'none'/)
+  const en = await app.inject({ method: 'GET', url: '/no-such-page' })
+  t.match(en.body, /There is no page at this address/)
+  for (const [url, accept] of [['/api/v1/nothing', 'text/html'], ['/scep?operation=GetCACaps', 'text/html'], ['/no-such-page', 'application/json']] as const) {
+    const res = await app.inject({ method: 'GET', url, headers: { accept } })
+    t.match(res.headers['content-type'], /application\/json/, `${url} (${accept}): JSON`)
+    t.type(res.json().error.code, 'string')
+  }
+  const ocsp = await app.inject({ method: 'POST', url: '/ocsp', payload: '<p>', headers: { 'content-type': 'text/html', accept: 'text/html' } })
+  t.equal(ocsp.statusCode, 415)
+  t.match(ocsp.headers['content-type'], /application\/json/, 'OCSP clients get JSON errors')
+})
+
+t.test('anonymous posts count in their own bucket: they never use up a signed-in employee\'s', async (t) => {
+  const { app } = await build(t, onLoopback)
+  const anonymous = new PageClient(app)
+  await anonymous.get('/')
+  for (let i = 0; i < 12; i++) await anonymous.post('/enroll', { platform: 'macos', deviceName: 'x', kind: 'user' })
+  t.equal((await anonymous.post('/enroll', { platform: 'macos', deviceName: 'x', kind: 'user' })).statusCode, 429, 'the anonymous bucket is spent')
+  const alice = new PageClient(app)
+  await alice.devSignIn('alice@example.com')
+  await alice.get('/')
+  const res = await alice.post('/enroll', { platform: 'macos', deviceName: 'MacBook', kind: 'user' })
+  t.equal(res.statusCode, 200, 'the employee from the same address enrolls')
 })

@@ -1,0 +1,52 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ApiError, toHttpError } from '../errors.js'
+import { newNonce, sendPage, type PageContext } from './html.js'
+import { chooseLang, translate, type Lang } from './i18n.js'
+import { errorView, signInFailedView } from './views.js'
+
+/** The cookie the language switch sets. */
+export const LANG_COOKIE = 'kagi_lang'
+
+/** The page shell's values for a request: its language (switch, then Accept-Language), a CSP nonce, its path. */
+export function pageContext(request: FastifyRequest): PageContext {
+  return {
+    lang: chooseLang(request.headers['accept-language'], request.cookies?.[LANG_COOKIE]),
+    nonce: newNonce(),
+    path: request.url.split('?')[0] ?? '/',
+  }
+}
+
+/** Machine clients get JSON errors: the API, OCSP and SCEP, and anyone who asks for JSON. */
+export function wantsJson(request: FastifyRequest): boolean {
+  const path = request.url
+  if (/^\/(api\/|ocsp(\/|$|\?)|scep(\/|$|\?))/.test(path)) return true
+  return /\bapplication\/json\b/i.test(request.headers.accept ?? '')
+}
+
+/** What a browser is told for a status, in its language; the API's own message where no better one exists. */
+function pageMessage(lang: Lang, status: number, code: string | undefined, apiMessage: string): string {
+  if (code?.startsWith('FST_CSRF')) return translate(lang, 'formExpired')
+  if (status === 429) return translate(lang, 'tooMany')
+  if (status === 413) return translate(lang, 'tooLarge')
+  return apiMessage
+}
+
+/**
+ * Answers a failed request: JSON for machine clients (see {@link wantsJson}),
+ * else an HTML page in the browser's language. Never a stack trace; an
+ * internal error is logged and described only as such.
+ */
+export function replyWithError(error: unknown, request: FastifyRequest, reply: FastifyReply, pageText?: (lang: Lang) => string): FastifyReply {
+  const { status, body, internal } = toHttpError(error)
+  if (internal) request.log.error({ err: error }, 'request failed')
+  else request.log.info({ code: body.error.code, status }, 'request refused')
+  if (wantsJson(request)) return reply.code(status).header('cache-control', 'no-store').send(body)
+  const ctx = pageContext(request)
+  const message = pageText?.(ctx.lang) ?? pageMessage(ctx.lang, status, (error as { code?: string } | undefined)?.code, body.error.message)
+  return sendPage(reply, ctx, request.url.startsWith('/auth/') ? signInFailedView(ctx, message) : errorView(ctx, message), status)
+}
+
+/** The answer to a request for no route: a JSON error or a page, as for any error. */
+export function replyNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return replyWithError(new ApiError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply, (lang) => translate(lang, 'notFound'))
+}
