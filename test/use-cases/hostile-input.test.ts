@@ -376,7 +376,8 @@ t.test('hostname normalisation: PC-1.Corp.Example.com is accepted and stored as 
 })
 
 t.test("hostname held by another user: bob cannot take alice's host name except through an admin", async (t) => {
-  const { app, as, database } = await build(t)
+  // A loopback public URL: bob signs in through the development sign-in.
+  const { app, as, database } = await build(t, { env: { KAGI_PUBLIC_URL: 'http://127.0.0.1:3000' } })
   const alice = await app.inject({
     method: 'POST',
     url: '/api/v1/certificates',
