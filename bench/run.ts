@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { load } from './load.js'
 import { benchRevocation } from './revocation.js'
+import { benchAdminConsole } from './admin-console.js'
 
 /**
  * `npm run bench`: kagi's throughput and start-up, each next to a peer run on
@@ -20,7 +21,7 @@ import { benchRevocation } from './revocation.js'
  * - `kagi serve` start-up time and peak RSS under load.
  *
  * Env: DATABASE_URL to bench on PostgreSQL (a fresh database is created on that server);
- * BENCH_SECONDS (default 8) per phase.
+ * BENCH_SECONDS (default 8) per phase; BENCH_ADMIN=0 skips the admin-console phase.
  */
 x509.cryptoProvider.set(webcrypto as Crypto)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
@@ -182,6 +183,11 @@ async function main(): Promise<void> {
       say(`peak RSS under load: ${rssMb.toFixed(0)} MB`)
       progress('revocation benchmarks')
       for (const line of await benchRevocation(env.DATABASE_URL, SECONDS)) say(line)
+      // Issue 12: admin search < 200 ms, dashboard < 500 ms at 100k certificates (its own fresh database); BENCH_ADMIN=0 skips.
+      if (process.env.BENCH_ADMIN !== '0') {
+        progress('admin console benchmarks (seeding 100k certificates)')
+        await benchAdminConsole(process.env.DATABASE_URL, say, progress, SECONDS)
+      }
     } finally {
       child.kill('SIGKILL')
     }

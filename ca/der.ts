@@ -79,19 +79,24 @@ export function uint(bytes: Uint8Array): Buffer {
 
 const oidCache = new Map<string, Buffer>()
 
-/** OBJECT IDENTIFIER from dotted text; encodings are cached (the set in use is tiny). */
+/**
+ * OBJECT IDENTIFIER from dotted text; encodings are cached (the set in use is
+ * tiny). Arcs may be of any size (X.660 puts UUIDs under 2.25 as 128-bit arcs).
+ */
 export function oid(dotted: string): Buffer {
   const cached = oidCache.get(dotted)
   if (cached) return cached
-  const arcs = dotted.split('.').map(Number)
-  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0)) throw new RangeError(`bad OID ${dotted}`)
+  const parts = dotted.split('.')
+  if (parts.length < 2 || parts.some((p) => !/^(0|[1-9]\d*)$/.test(p))) throw new RangeError(`bad OID ${dotted}`)
+  const arcs = parts.map(BigInt)
+  if (arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! > 39n)) throw new RangeError(`bad OID ${dotted}`)
   const body: number[] = []
-  const push = (value: number): void => {
-    const chunk = [value & 0x7f]
-    for (let n = Math.floor(value / 128); n > 0; n = Math.floor(n / 128)) chunk.unshift(0x80 | (n & 0x7f))
+  const push = (value: bigint): void => {
+    const chunk = [Number(value & 0x7fn)]
+    for (let n = value >> 7n; n > 0n; n >>= 7n) chunk.unshift(0x80 | Number(n & 0x7fn))
     body.push(...chunk)
   }
-  push(arcs[0]! * 40 + arcs[1]!)
+  push(arcs[0]! * 40n + arcs[1]!)
   for (const arc of arcs.slice(2)) push(arc)
   const encoded = tlv(Tag.oid, Buffer.from(body))
   oidCache.set(dotted, encoded)
@@ -172,16 +177,21 @@ export function children(node: Node): Node[] {
 /** Dotted text of an OBJECT IDENTIFIER node. */
 export function readOid(node: Node): string {
   if (node.tag !== Tag.oid || node.value.length === 0) throw new DerError('expected an OBJECT IDENTIFIER')
-  const arcs: number[] = []
-  let value = 0
+  const arcs: (number | bigint)[] = []
+  // Arcs are read as numbers while they fit (every OID kagi meets), as BigInt beyond (2.25 UUID arcs).
+  let value: number | bigint = 0
   for (const byte of node.value) {
-    value = value * 128 + (byte & 0x7f)
+    if (typeof value === 'number' && value > 2 ** 45) value = BigInt(value)
+    value = typeof value === 'bigint' ? value * 128n + BigInt(byte & 0x7f) : value * 128 + (byte & 0x7f)
     if ((byte & 0x80) === 0) {
-      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80)
-      else arcs.push(value)
+      if (arcs.length === 0) {
+        if (typeof value === 'bigint') arcs.push(2, value - 80n)
+        else arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80)
+      } else arcs.push(value)
       value = 0
     }
   }
+  if (value !== 0) throw new DerError('an OBJECT IDENTIFIER ends in the middle of an arc')
   return arcs.join('.')
 }
 

@@ -1,3 +1,4 @@
+import { auditSignerProfile } from './audit-signer.js'
 import { deviceProfile } from './device.js'
 import { ocspSignerProfile } from './ocsp-signer.js'
 import { profileSignerProfile } from './profile-signer.js'
@@ -6,7 +7,8 @@ import type { LeafProfile, LeafProfileId } from './types.js'
 
 export * from './types.js'
 export { issuingCaProfile, rootCaProfile } from './ca.js'
-export { deviceProfile, ocspSignerProfile, profileSignerProfile, userProfile }
+export { auditSignerProfile, deviceProfile, ocspSignerProfile, profileSignerProfile, userProfile }
+export { auditSignerPurpose } from './audit-signer.js'
 
 /** Every leaf profile by id. */
 export const leafProfiles: Readonly<Record<LeafProfileId, LeafProfile>> = {
@@ -14,12 +16,13 @@ export const leafProfiles: Readonly<Record<LeafProfileId, LeafProfile>> = {
   device: deviceProfile,
   'ocsp-signer': ocspSignerProfile,
   'profile-signer': profileSignerProfile,
+  'audit-signer': auditSignerProfile,
 }
 
 /**
  * The profiles a person or a device enrolls for: `user` (the employee's
  * certificate) and `device` (a machine certificate for the host name). The
- * OCSP and profile signers are kagi's own and never requested.
+ * OCSP, profile and audit signers are kagi's own and never requested.
  */
 export const enrollmentProfiles = ['user', 'device'] as const
 export type EnrollmentProfile = (typeof enrollmentProfiles)[number]

@@ -7,6 +7,9 @@ import { healthRoutes } from './routes/health.js'
 import { pkiRoutes } from './routes/pki.js'
 import { ocspRoutes } from './routes/ocsp.js'
 import { mdmRoutes } from './routes/api-v1-mdm.js'
+import { userRoutes } from './routes/api-v1-users.js'
+import { adminDeviceRoutes } from './routes/api-v1-admin-devices.js'
+import { auditRoutes } from './routes/api-v1-audit.js'
 import type { KagiServices } from './startup/services.js'
 import { signInMode, webRoutes } from './web/routes.js'
 
@@ -73,6 +76,9 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   await app.register(certificateRoutes, { services, requireToken })
   await app.register(ocspRoutes, { services })
   await app.register(mdmRoutes, { services, requireToken })
+  await app.register(userRoutes, { services, requireToken })
+  await app.register(adminDeviceRoutes, { services, requireToken })
+  await app.register(auditRoutes, { services, requireToken })
   await app.register(webRoutes, { services })
   return app
 }

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
-import { findToken, hashToken, type TokenRole } from '../db/token-repository.js'
+import { findToken, hashToken, touchToken, type TokenRole } from '../db/token-repository.js'
 import { ApiError } from '../errors.js'
 
 /** The caller behind a valid API token. */
@@ -34,6 +34,8 @@ export function tokenAuth(db: Kysely<Database>): (...roles: TokenRole[]) => (req
     const hit = cache.get(key)
     if (hit && hit.until > now) return hit.principal
     const row = await findToken(db, token)
+    // "Last used" for the token list; only on a cache miss, so at most once per TOKEN_CACHE_MS per token.
+    if (row) await touchToken(db, row.id)
     if (cache.size >= MAX_CACHED) cache.clear()
     const principal = row ? { id: row.id, name: row.name, role: row.role } : undefined
     cache.set(key, { principal, until: now + TOKEN_CACHE_MS })

@@ -48,17 +48,18 @@ export class SessionKeyring {
       return
     }
     if (!this.options.passphrase) return
-    let row = await newestSessionKey(this.db)
-    if (!row) {
-      // Replicas starting together: the first insert of key 1 wins, the others read it.
-      const fresh = randomBytes(KEY_BYTES)
-      await insertSessionKey(this.db, 1, await encryptSecret(fresh, this.options.passphrase))
-      fresh.fill(0)
-      row = (await newestSessionKey(this.db))!
-      this.options.log.info({ keyId: row.id }, 'session cookie key created')
-    }
-    await this.use(row)
+    const row = await newestSessionKey(this.db)
     this.source = 'database'
+    if (row) return this.use(row)
+    // Replicas starting together: the first insert of key 1 wins, the others read it.
+    const fresh = randomBytes(KEY_BYTES)
+    const won = await insertSessionKey(this.db, 1, await encryptSecret(fresh, this.options.passphrase))
+    if (won) {
+      this.key.set(fresh)
+      this.currentId = 1
+      this.options.log.info({ keyId: 1 }, 'session cookie key created')
+    } else await this.use((await newestSessionKey(this.db))!)
+    fresh.fill(0)
   }
 
   /**

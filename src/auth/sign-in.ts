@@ -17,7 +17,7 @@ export async function completeSignIn(
   const sessionUser = await signIn(request, records, user, via)
   await db
     .insertInto('audit_event')
-    .values({ actor: `user:${user.email}`, action: 'auth.signed-in', serial: null, details: JSON.stringify({ via, admin: user.admin, groups: user.groups.slice(0, 20) }) })
+    .values({ actor: `user:${user.email}`, action: 'auth.signed-in', serial: null, client_ip: request.ip, details: JSON.stringify({ via, admin: user.admin, groups: user.groups.slice(0, 20) }) })
     .execute()
   request.log.info({ user: user.email, admin: user.admin, via }, 'signed in')
   return sessionUser
@@ -26,5 +26,5 @@ export async function completeSignIn(
 /** Records a refused sign-in (the reason, never the message itself). */
 export async function recordRefusedSignIn(db: Kysely<Database>, request: FastifyRequest, reason: string): Promise<void> {
   request.log.warn({ reason }, 'sign-in refused')
-  await db.insertInto('audit_event').values({ actor: `ip:${request.ip}`, action: 'auth.sign-in-refused', serial: null, details: JSON.stringify({ reason }) }).execute()
+  await db.insertInto('audit_event').values({ actor: `ip:${request.ip}`, action: 'auth.sign-in-refused', serial: null, client_ip: request.ip, details: JSON.stringify({ reason }) }).execute()
 }

@@ -7,6 +7,7 @@ import { runtimeServices } from '../startup/runtime.js'
 import { withRuntime, type Command, type Flags } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
+import { auditCommands } from './audit-command.js'
 import { createHash } from 'node:crypto'
 import { bundleFlags, issueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
@@ -17,6 +18,8 @@ import type { KagiServices } from '../startup/services.js'
 import { assertWritable, readInput } from './files.js'
 import { emailField } from '../schemas/identity.js'
 import { endSessionsOfUser, rotateSessionKey } from '../use-cases/sessions.js'
+import { resolveDeviceRef, revokeDevice, revokeUser } from '../use-cases/offboard.js'
+import { revokeDeviceBody, revokeUserBody } from '../schemas/admin.js'
 
 export type { Flags } from './command.js'
 
@@ -143,6 +146,7 @@ export const commands: Record<string, Command> = {
       if (name.length > 100) throw new UsageError('--name must be at most 100 characters')
       return withRuntime(config, 'kagi token create', async (runtime) => {
         const { id, token } = await createToken(runtime.database.db, role as TokenRole, name)
+        await runtime.database.db.insertInto('audit_event').values({ actor: 'cli', action: 'token.created', serial: null, details: JSON.stringify({ id, name, role }) }).execute()
         info(`created ${role} token "${name}" (id ${id}); it is shown only now:`)
         out(token)
         return 0
@@ -168,6 +172,7 @@ export const commands: Record<string, Command> = {
       if (!target) throw new UsageError('give the token id or name')
       return withRuntime(config, 'kagi token revoke', async (runtime) => {
         const n = await revokeToken(runtime.database.db, target)
+        if (n) await runtime.database.db.insertInto('audit_event').values({ actor: 'cli', action: 'token.revoked', serial: null, details: JSON.stringify({ idOrName: target, revoked: n }) }).execute()
         out(n ? `revoked ${n} token(s)` : `no live token with id or name ${target}`)
         return n ? 0 : 1
       })
@@ -204,17 +209,29 @@ export const commands: Record<string, Command> = {
     },
   },
   revoke: {
-    summary: 'revoke a certificate (the CRL is re-signed before the command ends)',
-    usage: `kagi revoke SERIAL [--reason ${revocationReasons.join('|')}]`,
+    summary: "revoke a certificate, or every active certificate of a device or a user (the CRL is re-signed before the command ends)",
+    usage: `kagi revoke SERIAL | --device ID|SERIAL_NUMBER | --user EMAIL [--reason ${revocationReasons.join('|')}] (defaults: unspecified; --device keyCompromise; --user affiliationChanged)`,
     run: (config, args, flags) => {
       const serial = args[0]
-      if (!serial) throw new UsageError('give the certificate serial (hex)')
-      const reason = parseRevokeRequest({ reason: typeof flags.reason === 'string' ? flags.reason : undefined })
+      const device = text(flags, 'device')
+      const user = text(flags, 'user')
+      if ([serial, device, user].filter((v) => v !== undefined).length !== 1) throw new UsageError('give one of: the certificate serial (hex), --device ID|SERIAL_NUMBER, --user EMAIL')
+      const reasonFlag = { reason: typeof flags.reason === 'string' ? flags.reason : undefined }
+      const reason = device !== undefined ? parseFlags(revokeDeviceBody, reasonFlag).reason : user !== undefined ? parseFlags(revokeUserBody, reasonFlag).reason : parseRevokeRequest(reasonFlag)
+      const email = user !== undefined ? parseFlags(emailField('--user'), user) : undefined
       return withRuntime(config, 'kagi revoke', async (runtime) => {
         const services = await runtimeServices(runtime, { create: false })
         if (!services) throw new UsageError('no CA yet: nothing to revoke')
         await services.start()
         try {
+          if (serial === undefined) {
+            const revoked = email !== undefined ? await revokeUser(services, email, reason, 'cli') : await revokeDevice(services, await resolveDeviceRef(services, device!), reason, 'cli')
+            await services.crl.issuing.regenerate()
+            for (const s of revoked) out(s)
+            const what = email !== undefined ? `of ${email} (their sessions ended)` : `of device ${device}`
+            out(`revoked ${revoked.length} certificate${revoked.length === 1 ? '' : 's'} ${what} (${reason})${revoked.length ? '; CRL re-signed' : ''}`)
+            return 0
+          }
           const result = await revoke(services, serial, reason, 'cli')
           await services.crl.issuing.regenerate()
           out(
@@ -333,4 +350,5 @@ export const commands: Record<string, Command> = {
     },
   },
   ...panosCommands,
+  ...auditCommands,
 }

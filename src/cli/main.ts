@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js'
 import { restrictUmask } from '../startup/data-dir.js'
 import { info, out, UsageError } from './output.js'
 
-const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der', 'device']
+const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der', 'device', 'limit', 'action']
 const booleanOptions = ['force', 'pem', 'help', 'dry-run', 'renew', 'unsigned']
 const cliOptions = Object.fromEntries([
   ...stringOptions.map((name) => [name, { type: 'string' as const }]),

@@ -1,16 +1,9 @@
-import { derToPem } from '../../ca/index.js'
-import { findActiveCas } from '../db/ca-repository.js'
 import { loadPanosConfig } from '../panos/config.js'
 import { PanosError } from '../panos/errors.js'
 import { pushToPanos } from '../panos/push.js'
+import { panosPushSource, unreachableByFirewall } from '../use-cases/panos-push.js'
 import { withRuntime, type Command } from './command.js'
 import { info, out, UsageError, warn } from './output.js'
-
-/** True when the firewall could not reach `url` (loopback, or the default public URL). */
-function loopback(url: string): boolean {
-  const host = new URL(url).hostname
-  return host === 'localhost' || host === '[::1]' || /^127\./.test(host)
-}
 
 /** `kagi panos push`: same shape as the entries of `commands` in commands.ts. */
 export const panosCommands: Record<string, Command> = {
@@ -22,15 +15,13 @@ export const panosCommands: Record<string, Command> = {
       const { config: panos, warnings } = loadPanosConfig(process.env)
       for (const w of warnings) warn(w)
       // The database is needed only for the public CA certificates; it is closed (and an embedded one unlocked) before the firewall is contacted.
-      const rows = await withRuntime(config, 'kagi panos push', async (runtime) => findActiveCas(runtime.database.db))
-      const root = rows.find((r) => r.role === 'root')
-      const issuing = rows.find((r) => r.role === 'issuing')
-      if (!root || !issuing) throw new UsageError('no CA yet: run `kagi ca init` (or start `kagi serve`) first')
-      const ocspUrl = `${config.publicUrl}/ocsp`
-      if (loopback(ocspUrl)) warn(`the firewall will be told to ask ${ocspUrl} for OCSP, which it cannot reach: set KAGI_PUBLIC_URL to the name the firewall reaches kagi by`)
+      const source = await withRuntime(config, 'kagi panos push', async (runtime) => panosPushSource(runtime.database.db, config.publicUrl))
+      if (!source) throw new UsageError('no CA yet: run `kagi ca init` (or start `kagi serve`) first')
+      const ocspUrl = source.ocspUrl
+      if (unreachableByFirewall(ocspUrl)) warn(`the firewall will be told to ask ${ocspUrl} for OCSP, which it cannot reach: set KAGI_PUBLIC_URL to the name the firewall reaches kagi by`)
       try {
         await pushToPanos(
-          { rootPem: derToPem(Buffer.from(root.der), 'CERTIFICATE'), issuingPem: derToPem(Buffer.from(issuing.der), 'CERTIFICATE'), ocspUrl },
+          source,
           panos,
           { dryRun: flags['dry-run'] === true, print: { out, info } },
         )

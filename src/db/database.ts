@@ -61,6 +61,7 @@ export interface ApiTokenTable {
   token_hash: string
   created_at: Generated<Date>
   revoked_at: Timestamp | null
+  last_used_at: Timestamp | null
 }
 
 export interface AuditEventTable {
@@ -70,6 +71,30 @@ export interface AuditEventTable {
   action: string
   serial: string | null
   details: ColumnType<Record<string, unknown>, string, string>
+  /** The client's address, when the event comes from a request (sign-in). */
+  client_ip: string | null
+  /** Position in the hash chain (1, 2, …), set by the insert trigger (migration 0013). */
+  seq: ColumnType<string, never, never>
+  /** The previous event's hash (32 zero bytes for seq 1), set by the insert trigger. */
+  prev_hash: ColumnType<Buffer, never, never>
+  /** SHA-256 over prev_hash and the event's canonical encoding (src/db/audit-chain.ts), set by the insert trigger. */
+  hash: ColumnType<Buffer, never, never>
+}
+
+/** The one-row head of the audit chain: the last event's seq and hash (0 and zeros before the first). */
+export interface AuditChainHeadTable {
+  id: ColumnType<boolean, never, never>
+  seq: ColumnType<string, never, string | number>
+  hash: ColumnType<Buffer, never, Buffer>
+}
+
+/** A chain head signed by the audit-signer credential (src/use-cases/audit-heads.ts). */
+export interface AuditHeadTable {
+  seq: ColumnType<string, string | number, never>
+  hash: Buffer
+  signature: Buffer
+  signer_serial: string
+  signed_at: Timestamp
 }
 
 export interface CrlCurrentTable {
@@ -82,7 +107,7 @@ export interface CrlCurrentTable {
 }
 
 /** What a service credential is for (see src/use-cases/service-credentials.ts). */
-export type ServiceCredentialPurpose = 'ocsp-responder' | 'root-ocsp-responder' | 'profile-signer'
+export type ServiceCredentialPurpose = 'ocsp-responder' | 'root-ocsp-responder' | 'profile-signer' | 'audit-signer'
 
 /** A certificate kagi issues to itself, with its key encrypted like the CA keys. */
 export interface ServiceCredentialTable {
@@ -137,6 +162,8 @@ export interface Database {
   certificate: CertificateTable
   api_token: ApiTokenTable
   audit_event: AuditEventTable
+  audit_chain_head: AuditChainHeadTable
+  audit_head: AuditHeadTable
   crl_current: CrlCurrentTable
   service_credential: ServiceCredentialTable
   saml_request: SamlRequestTable

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database } from './database.js'
 
 export type TokenRole = 'admin' | 'mdm'
@@ -26,7 +26,17 @@ export async function findToken(db: Kysely<Database>, token: string) {
 }
 
 export async function listTokens(db: Kysely<Database>) {
-  return db.selectFrom('api_token').select(['id', 'name', 'role', 'created_at', 'revoked_at']).orderBy('created_at').execute()
+  return db.selectFrom('api_token').select(['id', 'name', 'role', 'created_at', 'revoked_at', 'last_used_at']).orderBy('created_at').execute()
+}
+
+/** Records that a token was used now (at most once a minute: the caller's cache already spaces the calls). */
+export async function touchToken(db: Kysely<Database>, id: string): Promise<void> {
+  await db
+    .updateTable('api_token')
+    .set({ last_used_at: sql`now()` })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`)]))
+    .execute()
 }
 
 /** Revokes tokens by id or name; returns how many were revoked. */

@@ -270,6 +270,16 @@ export class OcspService {
     })
   }
 
+  /**
+   * What the responder would answer now about one of the issuing CA's
+   * serials, through the same status lookup and cache as {@link answer}
+   * (the admin console shows it after a revocation).
+   */
+  async statusOf(serial: string): Promise<OcspCertStatus['status']> {
+    const [status] = await this.issuingStatuses([{ serial } as OcspCertId], [true])
+    return status?.status ?? 'unknown'
+  }
+
   /** Answers one DER OCSPRequest with a DER OCSPResponse; never throws for bad input. */
   async answer(requestDer: Uint8Array): Promise<OcspReply> {
     let request

@@ -2,11 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { derToPem, normalizeSerial } from '../../ca/index.js'
 import { findCertificate, listCertificates, type CertificateListRow } from '../db/certificate-query.js'
 import { badRequest, notFound } from '../errors.js'
-import { listQuery } from '../schemas/certificates.js'
+import { certificateListQuery, pageLimit } from '../schemas/admin.js'
 import { issueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
 import { enroll, issueEnrollment, type EnrollRequest } from '../use-cases/enroll.js'
 import { parseRevokeRequest, revoke } from '../use-cases/revoke.js'
+import { sendCsv, wantsCsv, type CsvColumn } from './csv.js'
 import type { RouteOptions } from './route-options.js'
 
 /** Who a token-authenticated request acts as: an admin token may reassign host names, an MDM token may not. */
@@ -36,6 +37,26 @@ export function certificateView(row: CertificateListRow, now = new Date()) {
   }
 }
 
+/** Columns of the certificate export (format=csv): the JSON view, the device flattened. */
+const certificateCsvColumns: readonly CsvColumn<ReturnType<typeof certificateView>>[] = [
+  { header: 'serial', value: (c) => c.serial },
+  { header: 'profile', value: (c) => c.profile },
+  { header: 'subject', value: (c) => c.subject },
+  { header: 'user', value: (c) => c.user },
+  { header: 'deviceId', value: (c) => c.device?.id },
+  { header: 'deviceName', value: (c) => c.device?.name },
+  { header: 'platform', value: (c) => c.device?.platform },
+  { header: 'hostname', value: (c) => c.device?.hostname },
+  { header: 'deviceSerialNumber', value: (c) => c.device?.serialNumber },
+  { header: 'keyType', value: (c) => c.keyType },
+  { header: 'status', value: (c) => c.status },
+  { header: 'notBefore', value: (c) => c.notBefore },
+  { header: 'notAfter', value: (c) => c.notAfter },
+  { header: 'issuedAt', value: (c) => c.issuedAt },
+  { header: 'revokedAt', value: (c) => c.revokedAt },
+  { header: 'revocationReason', value: (c) => c.revocationReason },
+]
+
 /** /api/v1/certificates: issue (POST), list and fetch (admin and MDM tokens), revoke (admin token). */
 export async function certificateRoutes(app: FastifyInstance, { services, requireToken }: RouteOptions): Promise<void> {
   const adminOrMdm = requireToken('admin', 'mdm')
@@ -54,11 +75,15 @@ export async function certificateRoutes(app: FastifyInstance, { services, requir
     return reply.code(201).header('cache-control', 'no-store').send(view)
   })
 
-  app.get('/api/v1/certificates', { preHandler: adminOrMdm }, async (request) => {
-    const query = parseOrBadRequest(listQuery, request.query, 'query parameter(s)')
+  app.get('/api/v1/certificates', { preHandler: adminOrMdm }, async (request, reply) => {
+    const { format, ...query } = parseOrBadRequest(certificateListQuery, request.query, 'query parameter(s)')
+    const csv = wantsCsv(request, format)
+    const limit = pageLimit(query.limit, csv)
     const now = new Date()
-    const rows = await listCertificates(services.db, query, now)
-    return { certificates: rows.map((row) => certificateView(row, now)), limit: query.limit, offset: query.offset }
+    const rows = await listCertificates(services.db, { ...query, limit }, now)
+    const certificates = rows.map((row) => certificateView(row, now))
+    if (csv) return sendCsv(reply, 'certificates', certificateCsvColumns, certificates)
+    return { certificates, limit, offset: query.offset }
   })
 
   app.get<{ Params: { serial: string } }>('/api/v1/certificates/:serial', { preHandler: adminOrMdm }, async (request) => {

@@ -23,10 +23,12 @@ function send(reply: FastifyReply, answer: OcspReply, cacheable: boolean): Fasti
 export async function ocspRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {
   app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body))
   app.post('/ocsp', { bodyLimit: MAX_REQUEST_BYTES }, async (request, reply) => {
+    services.ocspTraffic.record()
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
     return send(reply, await services.ocsp.answer(body), false)
   })
   app.get<{ Params: { '*': string } }>('/ocsp/*', async (request, reply) => {
+    services.ocspTraffic.record()
     let der: Buffer
     try {
       // The path segment is URL-encoded base64 and may itself contain "/".

@@ -8,11 +8,13 @@ import { createUserLookup, type UserLookup } from '../db/user-repository.js'
 import { CrlPublisher, issuingCrlAuthority, type Log } from '../revocation/crl-publisher.js'
 import { join } from 'node:path'
 import { OcspService } from '../revocation/ocsp-service.js'
+import { OcspTraffic } from '../revocation/ocsp-traffic.js'
 import type { SessionServices } from '../auth/session.js'
 import { SessionKeyring } from '../auth/session-key.js'
 import { SessionRecords } from '../auth/session-records.js'
 import { ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, ServiceCredential } from '../use-cases/service-credentials.js'
 import { listenForRevocations } from '../revocation/revocation-events.js'
+import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
 export interface KagiServices {
@@ -31,6 +33,8 @@ export interface KagiServices {
   chainDer: readonly Buffer[]
   crl: { issuing: CrlPublisher; root: CrlPublisher }
   ocsp: OcspService
+  /** OCSP requests per hour in this process (the admin dashboard). */
+  ocspTraffic: OcspTraffic
   log: Log
   /** Signs configuration profiles (issued on first use). */
   profileSigner: ServiceCredential
@@ -100,6 +104,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     keyring: new SessionKeyring(db, { secret: config.sessionSecret, passphrase: options.passphrase, log }),
     records: new SessionRecords(db, { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs }),
   }
+  const auditHeads = createAuditHeadSigner({ db, authority, config, log, now }, options.passphrase)
   let timer: NodeJS.Timeout | undefined
   let keyTimer: NodeJS.Timeout | undefined
   let stopListening: (() => Promise<void>) | undefined
@@ -115,11 +120,12 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     crl,
     log,
     ocsp,
+    ocspTraffic: new OcspTraffic(),
     sessions,
     profileSigner: new ServiceCredential(db, profileSignerCredential, credentialDeps),
     onRevoked: [(serial) => ocsp.invalidate(serial)],
     async start() {
-      await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder(), sessions.keyring.ready()])
+      await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder(), sessions.keyring.ready(), auditHeads.start()])
       if (config.databaseUrl) {
         stopListening = listenForRevocations(config.databaseUrl, { onSerial: (serial) => ocsp.invalidate(serial), onGap: () => ocsp.invalidateAll() }, log)
       }
@@ -138,6 +144,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
       if (timer) clearInterval(timer)
       if (keyTimer) clearInterval(keyTimer)
       await stopListening?.()
+      await auditHeads.stop()
     },
   }
 }

@@ -14,7 +14,7 @@ import {
   type KeyType,
   type Signer,
 } from '../../ca/index.js'
-import { ocspSignerProfile, profileSignerProfile, type LeafProfile } from '../../profiles/index.js'
+import { auditSignerProfile, ocspSignerProfile, profileSignerProfile, type LeafProfile } from '../../profiles/index.js'
 import type { Database, ServiceCredentialPurpose } from '../db/database.js'
 import { findServiceCredential, saveServiceCredential } from '../db/service-credential-repository.js'
 import type { Log } from '../revocation/crl-publisher.js'
@@ -70,6 +70,21 @@ export const profileSignerCredential: ServiceCredentialKind = {
   keyType: 'ecdsa-p256',
   auditAction: 'profile-signer.issued',
   issuedMessage: 'profile signing certificate issued',
+}
+
+/**
+ * Signs the head of the hash-chained audit log (src/use-cases/audit-heads.ts);
+ * lives 90 days, renewed 30 days before. `kagi audit verify` checks a head
+ * against the certificate that was valid when it was signed, so old heads
+ * stay verifiable after renewal.
+ */
+export const auditSignerCredential: ServiceCredentialKind = {
+  purpose: 'audit-signer',
+  profile: auditSignerProfile,
+  renewBeforeMs: 30 * DAY_MS,
+  keyType: 'ecdsa-p256',
+  auditAction: 'audit-signer.issued',
+  issuedMessage: 'audit signing certificate issued',
 }
 
 /**

@@ -48,6 +48,12 @@ table{width:100%;border-collapse:collapse;font-size:.95rem}th,td{text-align:left
 code,.password{font-family:ui-monospace,Menlo,Consolas,monospace}.password{font-size:1.3rem;letter-spacing:.05em;padding:.4rem .6rem;border:1px dashed var(--line);display:inline-block}
 ol li{margin:.3rem 0}details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
 .dev{border:2px dashed var(--bad)}nav form{display:inline}
+main:has(.admin),header:has(+main .admin){max-width:72rem}.admin nav.tabs{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:.5rem 0 1rem}
+.admin nav.tabs a[aria-current=page]{font-weight:700;text-decoration:none}.scroll{overflow-x:auto}.numbers{font-size:.85rem}
+.chart{margin:1rem 0}.chart svg[role=img]{width:100%;height:12rem;border-bottom:1px solid var(--line)}.bar-issued{fill:var(--accent)}.bar-revoked{fill:var(--bad)}.bar-active{fill:var(--ok)}
+.axis{font-size:10px;fill:var(--muted)}.axis-line{stroke:var(--line)}.swatch{width:.8em;height:.8em}.legend span{margin-right:1rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem}.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}.inline label{margin:.25rem 0}
+.status-revoked{color:var(--bad);font-weight:600}.status-expired{color:var(--muted);font-weight:600}.status-active{color:var(--ok);font-weight:600}
 `
 
 /** Per-response values of the page shell. */

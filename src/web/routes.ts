@@ -15,6 +15,7 @@ import { emailField } from '../schemas/identity.js'
 import { parseQueryString } from '../schemas/query-string.js'
 import { enroll, type EnrollRequest, type Enrollment } from '../use-cases/enroll.js'
 import { ownerDeviceRoutes } from '../routes/api-v1-devices.js'
+import { adminRoutes } from './admin/routes.js'
 import { ApiError } from '../errors.js'
 import { revoke } from '../use-cases/revoke.js'
 import type { KagiServices } from '../startup/services.js'
@@ -189,6 +190,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
   })
 
   await app.register(ownerDeviceRoutes, { services, selfService, perUserLimit })
+  await app.register(adminRoutes, { services })
 
   app.post<{ Params: { id: string } }>(
     '/devices/:id/lost',
