@@ -3,7 +3,8 @@ import { derToPem, revocationReasons, serialToHex } from '../../ca/index.js'
 import { parseRevokeRequest, revoke } from '../use-cases/revoke.js'
 import { importIssuingCa, initCa, loadCa, subjectText } from '../startup/ca-loader.js'
 import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
-import { runtimeServices } from '../startup/runtime.js'
+import { runtimeServices, type Runtime } from '../startup/runtime.js'
+import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
 import { withRuntime, type Command, type Flags } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
@@ -56,6 +57,12 @@ async function writeOrRevoke(services: KagiServices, serial: string, write: () =
   }
 }
 
+/** Signs the audit log's head (after a CA change: `kagi serve` would do it at start, the CLI may run before). */
+async function signAuditHead(runtime: Runtime): Promise<void> {
+  const services = await runtimeServices(runtime, { create: false })
+  if (services) await createAuditHeadSigner(services, runtime.passphrase.value).signNow()
+}
+
 /** A string flag, or undefined (a flag given without a value is `true`). */
 const text = (flags: Flags, name: string): string | undefined => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined)
 
@@ -89,8 +96,10 @@ export const commands: Record<string, Command> = {
     run: (config, _args, flags) =>
       withRuntime(config, 'kagi ca init', async (runtime) => {
         info(`creating ${config.caKeyType} root and issuing CA "${config.caName}" (keys encrypted with PBKDF2, this takes a moment)...`)
-        const { created, ca } = await initCa(runtime.database.db, config, runtime.passphrase.value, { force: flags.force === true })
+        const { created, ca } = await initCa(runtime.database.db, config, runtime.passphrase.value, { force: flags.force === true, actor: 'cli' })
         out(created ? 'CA created' : 'CA already exists (use --force to replace it; certificates it issued would no longer chain to the new CA)')
+        // The CA's creation is audited; signing the head now protects the log from its first events.
+        if (created) await signAuditHead(runtime)
         out(`root:    ${await subjectText(ca.root.der)}  SHA-256 ${fingerprint(ca.root.der)}`)
         out(`issuing: ${await subjectText(ca.issuing.der)}  SHA-256 ${fingerprint(ca.issuing.der)}`)
         return created || !flags.force ? 0 : 1
@@ -131,6 +140,7 @@ export const commands: Record<string, Command> = {
       return withRuntime(config, 'kagi ca import', async (runtime) => {
         info('checking the certificate chain and key, re-encrypting the key...')
         const ca = await importIssuingCa(runtime.database.db, runtime.passphrase.value, { certPem, keyPem, keyPassphrase, rootPem })
+        await signAuditHead(runtime)
         out(`imported issuing CA: ${await subjectText(ca.issuing.der)} (root ${await subjectText(ca.root.der)})`)
         return 0
       })

@@ -29,8 +29,8 @@ export interface NewCaRow {
   notAfter: Date
 }
 
-/** Retires the active CA of `role` (kept for history) and inserts a new active one. */
-export async function replaceActiveCa(trx: Transaction<Database>, row: NewCaRow): Promise<void> {
+/** Retires the active CA of `role` (kept for history) and inserts a new active one, audited in the same transaction. */
+export async function replaceActiveCa(trx: Transaction<Database>, row: NewCaRow, actor: string): Promise<void> {
   await trx.updateTable('ca_certificate').set({ active: false }).where('role', '=', row.role).where('active', '=', true).execute()
   await trx
     .insertInto('ca_certificate')
@@ -43,5 +43,9 @@ export async function replaceActiveCa(trx: Transaction<Database>, row: NewCaRow)
       key_type: row.keyType,
       not_after: row.notAfter,
     })
+    .execute()
+  await trx
+    .insertInto('audit_event')
+    .values({ actor, action: 'ca.activated', serial: row.serial, details: JSON.stringify({ role: row.role, subject: row.subject, keyType: row.keyType, notAfter: row.notAfter.toISOString() }) })
     .execute()
 }

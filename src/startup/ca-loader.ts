@@ -54,6 +54,8 @@ export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<
 export interface InitOptions {
   /** Replace an existing CA (certificates it issued will no longer chain to the active CA). */
   force?: boolean
+  /** Who creates it, for the audit log (default `system`: the first start). */
+  actor?: string
 }
 
 /**
@@ -75,7 +77,7 @@ export async function initCa(db: Kysely<Database>, config: Config, passphrase: s
         encryptedKey: await encryptPrivateKey(pair.privateKey, passphrase),
         keyType: config.caKeyType,
         notAfter: pair.certificate.notAfter,
-      })
+      }, options.actor ?? 'system')
     }
     return true
   })
@@ -107,7 +109,7 @@ export async function importIssuingCa(db: Kysely<Database>, passphrase: string, 
       encryptedKey: rootIsIssuing ? await encryptPrivateKey(key, passphrase) : '',
       keyType: rootIsIssuing ? keyType : 'unknown',
       notAfter: root.notAfter,
-    })
+    }, 'cli')
     await replaceActiveCa(trx, {
       role: 'issuing',
       serial: serialToHex(issuing.serial),
@@ -116,7 +118,7 @@ export async function importIssuingCa(db: Kysely<Database>, passphrase: string, 
       encryptedKey: await encryptPrivateKey(key, passphrase),
       keyType,
       notAfter: issuing.notAfter,
-    })
+    }, 'cli')
   })
   const ca = await loadCa(db, passphrase)
   if (!ca) throw new CaError('ca_not_initialized', 'the imported CA could not be loaded')
