@@ -20,11 +20,12 @@ export const panosCommands: Record<string, Command> = {
       const ocspUrl = source.ocspUrl
       if (unreachableByFirewall(ocspUrl)) warn(`the firewall will be told to ask ${ocspUrl} for OCSP, which it cannot reach: set KAGI_PUBLIC_URL to the name the firewall reaches kagi by`)
       try {
-        await pushToPanos(
-          source,
-          panos,
-          { dryRun: flags['dry-run'] === true, print: { out, info } },
-        )
+        const dryRun = flags['dry-run'] === true
+        const report = await pushToPanos(source, panos, { dryRun, print: { out, info } })
+        if (!dryRun) {
+          const details = { firewall: new URL(panos.url).origin, applied: report.applied.length, commitJob: report.commit?.jobId ?? null }
+          await withRuntime(config, 'kagi panos push', (runtime) => runtime.database.db.insertInto('audit_event').values({ actor: 'cli', action: 'panos.pushed', serial: null, details: JSON.stringify(details) }).execute())
+        }
         return 0
       } catch (error) {
         if (!(error instanceof PanosError)) throw error
