@@ -156,6 +156,19 @@ function devicesMatching(db: Kysely<Database>, q: string) {
   return ids
 }
 
+/** The columns of a {@link DeviceSummary} (device joined with its owner). */
+const deviceSummaryColumns = [
+  'device.id',
+  'device.name',
+  'device.platform',
+  'device.hostname',
+  'device.serial_number',
+  'device.created_at',
+  'app_user.email',
+  'app_user.display_name',
+  sql<string>`(select count(*) from certificate c where c.device_id = device.id and ${activeNow})`.as('active'),
+] as const
+
 /** Devices matching the filter, newest first, and how many match in all. */
 export async function findDevices(db: Kysely<Database>, filter: DeviceFilter): Promise<{ devices: DeviceSummary[]; total: number }> {
   let base = db.selectFrom('device').innerJoin('app_user', 'app_user.id', 'device.user_id')
@@ -167,17 +180,7 @@ export async function findDevices(db: Kysely<Database>, filter: DeviceFilter): P
   if (filter.platform) base = base.where('device.platform', '=', filter.platform)
   const [rows, count] = await Promise.all([
     base
-      .select([
-        'device.id',
-        'device.name',
-        'device.platform',
-        'device.hostname',
-        'device.serial_number',
-        'device.created_at',
-        'app_user.email',
-        'app_user.display_name',
-        sql<string>`(select count(*) from certificate c where c.device_id = device.id and ${activeNow})`.as('active'),
-      ])
+      .select(deviceSummaryColumns)
       .orderBy('device.created_at', 'desc')
       .orderBy('device.id')
       .limit(filter.limit)
@@ -337,17 +340,7 @@ export async function deviceDetail(
   const row = await db
     .selectFrom('device')
     .innerJoin('app_user', 'app_user.id', 'device.user_id')
-    .select([
-      'device.id',
-      'device.name',
-      'device.platform',
-      'device.hostname',
-      'device.serial_number',
-      'device.created_at',
-      'app_user.email',
-      'app_user.display_name',
-      sql<string>`(select count(*) from certificate c where c.device_id = device.id and ${activeNow})`.as('active'),
-    ])
+    .select(deviceSummaryColumns)
     .where('device.id', '=', id)
     .executeTakeFirst()
   if (!row) return undefined

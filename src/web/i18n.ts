@@ -155,5 +155,10 @@ const messages: Record<Lang, Record<MessageKey, string>> = { en, ja }
 
 /** A message in the language, with {name} placeholders filled (values are escaped by the caller's template). */
 export function translate(lang: Lang, key: MessageKey, params: Record<string, string | number> = {}): string {
-  return messages[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`))
+  return fillPlaceholders(messages[lang][key], params)
+}
+
+/** A message with its {name} placeholders filled (an unknown name stays as it is). */
+export function fillPlaceholders(template: string, params: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`))
 }

@@ -1,4 +1,4 @@
-import type { Lang } from '../i18n.js'
+import { fillPlaceholders, type Lang } from '../i18n.js'
 
 // The admin console's words, apart from the employee page's (i18n.ts): the same {name} placeholders.
 const en = {
@@ -203,5 +203,5 @@ const tables: Record<Lang, Record<AdminKey, string>> = { en, ja }
 
 /** An admin console message in the language, with {name} placeholders filled. */
 export function at(lang: Lang, key: AdminKey, params: Record<string, string | number> = {}): string {
-  return tables[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`))
+  return fillPlaceholders(tables[lang][key], params)
 }
