@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import { SerialConflictError, type IssuedCertificate } from '../../ca/index.js'
+import { isTransientConflict } from './transient.js'
 import type { Database, Platform } from './database.js'
 import { REVOCATION_CHANNEL } from './revocation-repository.js'
 
@@ -172,7 +173,8 @@ export function createEnrollmentStore(db: Kysely<Database>, issuerSerial: () => 
         if (result instanceof Error) throw result
         return result!
       } catch (error) {
-        if (isUniqueViolation(error, ONE_ACTIVE_INDEX)) {
+        // A lost race for the one active certificate, or a deadlock PostgreSQL broke (see transient.ts): run it again.
+        if (isUniqueViolation(error, ONE_ACTIVE_INDEX) || isTransientConflict(error)) {
           if (attempt < ACTIVE_RETRIES) continue
           throw new ActiveConflictError(`enrollments of device ${record.device?.id} kept colliding`)
         }

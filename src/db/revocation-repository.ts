@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { CrlEntry, RevocationReason } from '../../ca/index.js'
 import type { Database } from './database.js'
+import { retryTransient } from './transient.js'
 
 /** The NOTIFY channel carrying serials of new revocations. */
 export const REVOCATION_CHANNEL = 'kagi_revoked'
@@ -27,7 +28,7 @@ export async function revokeCertificate(
   actor: string,
   now = new Date(),
 ): Promise<RevocationResult | undefined> {
-  return db.transaction().execute(async (trx) => {
+  return retryTransient(() => db.transaction().execute(async (trx) => {
     const row = await trx
       .selectFrom('certificate')
       .select(['serial', 'status', 'revoked_at', 'revocation_reason', 'issuer_serial'])
@@ -46,7 +47,7 @@ export async function revokeCertificate(
     // Delivered to every listening replica at commit, so their OCSP caches drop the old answer.
     await sql`select pg_notify(${REVOCATION_CHANNEL}, ${serial})`.execute(trx)
     return { serial, revokedAt: now, reason, alreadyRevoked: false, issuerSerial: row.issuer_serial }
-  })
+  }))
 }
 
 /**
