@@ -23,7 +23,7 @@ function certificateTable(l: Lang, certificates: CertificateSummary[], withDevic
 function outcomeNotice(l: Lang, outcome: RevocationOutcome | undefined): Html {
   if (!outcome) return html``
   if (!outcome.serials.length) return html`<p class="notice" role="status">${at(l, 'nothingToRevoke')}</p>`
-  return html`<p class="notice" role="status">${at(l, 'revokedDone', { count: outcome.serials.length })}${outcome.ocsp ? html` ${at(l, 'ocspSays', { status: outcome.ocsp })}` : html``}${outcome.crl ? html` ${at(l, 'crlSays', { number: outcome.crl.number, count: outcome.crl.listed })}` : html``}</p>`
+  return html`<p class="notice" role="status">${outcome.serials.length === 1 ? at(l, 'revokedOne') : at(l, 'revokedDone', { count: outcome.serials.length })}${outcome.ocsp ? html` ${at(l, 'ocspSays', { status: outcome.ocsp })}` : html``}${outcome.crl ? html` ${at(l, 'crlSays', { number: outcome.crl.number, count: outcome.crl.listed })}` : html``}</p>`
 }
 
 function reasonSelect(l: Lang, id: string, chosen: RevocationReason): Html {
