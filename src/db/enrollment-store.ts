@@ -36,6 +36,8 @@ export interface EnrollmentRecord {
   alsoSupersede: readonly string[]
   /** The issuance event first, then any others (reassignment). */
   audit: readonly AuditRow[]
+  /** The requesting client's address, recorded with every audit event of the record (none from the CLI). */
+  clientIp?: string
 }
 
 /** What was stored: the owner's id and the serials revoked as superseded. */
@@ -121,10 +123,12 @@ export function createEnrollmentStore(db: Kysely<Database>, issuerSerial: () => 
     )
     const rows = live.map(({ r }) => r)
     if (rows.length > 0) {
-      const audits = rows.flatMap((r, k) => [
-        ...r.audit,
-        ...superseded[k]!.map((serial): AuditRow => ({ actor: r.audit[0]!.actor, action: 'certificate.revoked', serial, details: { reason: 'superseded', by: r.certificate.serial } })),
-      ])
+      const audits = rows.flatMap((r, k) =>
+        [
+          ...r.audit,
+          ...superseded[k]!.map((serial): AuditRow => ({ actor: r.audit[0]!.actor, action: 'certificate.revoked', serial, details: { reason: 'superseded', by: r.certificate.serial } })),
+        ].map((a) => ({ ...a, clientIp: r.clientIp ?? null })),
+      )
       await executor
         .with('issued', (q) =>
           q
@@ -146,7 +150,7 @@ export function createEnrollmentStore(db: Kysely<Database>, issuerSerial: () => 
             .returning('serial'),
         )
         .insertInto('audit_event')
-        .values(audits.map((a) => ({ actor: a.actor, action: a.action, serial: a.serial ?? null, details: JSON.stringify(a.details) })))
+        .values(audits.map((a) => ({ actor: a.actor, action: a.action, serial: a.serial ?? null, client_ip: a.clientIp, details: JSON.stringify(a.details) })))
         .execute()
       const revoked = superseded.flat()
       // Delivered to every listening replica at commit, so their OCSP caches drop the old answers.

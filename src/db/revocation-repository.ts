@@ -27,6 +27,7 @@ export async function revokeCertificate(
   reason: RevocationReason,
   actor: string,
   now = new Date(),
+  clientIp?: string,
 ): Promise<RevocationResult | undefined> {
   return retryTransient(() => db.transaction().execute(async (trx) => {
     const row = await trx
@@ -42,7 +43,7 @@ export async function revokeCertificate(
     await trx.updateTable('certificate').set({ status: 'revoked', revoked_at: now, revocation_reason: reason }).where('serial', '=', serial).execute()
     await trx
       .insertInto('audit_event')
-      .values({ actor, action: 'certificate.revoked', serial, details: JSON.stringify({ reason }) })
+      .values({ actor, action: 'certificate.revoked', serial, client_ip: clientIp ?? null, details: JSON.stringify({ reason }) })
       .execute()
     // Delivered to every listening replica at commit, so their OCSP caches drop the old answer.
     await sql`select pg_notify(${REVOCATION_CHANNEL}, ${serial})`.execute(trx)

@@ -45,7 +45,7 @@ export async function adminDeviceRoutes(app: FastifyInstance, { services, requir
 
   app.post<{ Params: { id: string } }>('/api/v1/devices/:id/revoke', { preHandler: admin, bodyLimit: 4096 }, async (request) => {
     const { reason } = parseOrBadRequest(revokeDeviceBody, request.body ?? {})
-    const revoked = await revokeDevice(services, request.params.id.slice(0, 64), reason, `token:${request.principal!.name}`)
+    const revoked = await revokeDevice(services, request.params.id.slice(0, 64), reason, `token:${request.principal!.name}`, request.ip)
     request.log.info({ deviceId: request.params.id, reason, revoked: revoked.length }, 'device revoked')
     return { revoked }
   })

@@ -14,6 +14,7 @@ import type { RouteOptions } from './route-options.js'
 export const tokenActor = (request: FastifyRequest): EnrollRequest['actor'] => ({
   label: `token:${request.principal!.name}`,
   role: request.principal!.role === 'admin' ? 'admin' : 'mdm',
+  clientIp: request.ip,
 })
 
 /** The JSON view of a certificate row (API field names are a contract). */
@@ -96,7 +97,7 @@ export async function certificateRoutes(app: FastifyInstance, { services, requir
 
   app.post<{ Params: { serial: string } }>('/api/v1/certificates/:serial/revoke', { preHandler: requireToken('admin'), bodyLimit: 4096 }, async (request) => {
     const reason = parseRevokeRequest(request.body)
-    const result = await revoke(services, request.params.serial, reason, `token:${request.principal!.name}`)
+    const result = await revoke(services, request.params.serial, reason, `token:${request.principal!.name}`, request.ip)
     request.log.info({ serial: result.serial, reason: result.reason, alreadyRevoked: result.alreadyRevoked }, 'certificate revoked')
     return { serial: result.serial, status: 'revoked', revokedAt: result.revokedAt.toISOString(), reason: result.reason, alreadyRevoked: result.alreadyRevoked }
   })

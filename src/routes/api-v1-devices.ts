@@ -10,7 +10,7 @@ import { sendBundle } from './bundle-reply.js'
 /** What the page's plugin hands over: the services, and how it names a signed-in actor and limits per user. */
 export interface OwnerDeviceOptions {
   services: KagiServices
-  selfService: (email: string) => EnrollRequest['actor']
+  selfService: (email: string, clientIp?: string) => EnrollRequest['actor']
   perUserLimit: (max: number) => Record<string, unknown>
 }
 
@@ -31,7 +31,7 @@ export async function ownerDeviceRoutes(app: FastifyInstance, { services, selfSe
     if (!device) throw new ApiError('not_found', `no device ${request.params.id.slice(0, 64)} among yours`)
     const platform = query.platform ?? device.platform
     const result = await enroll(services, {
-      actor: selfService(user.email),
+      actor: selfService(user.email, request.ip),
       email: user.email,
       profile: query.profile,
       device: { id: device.id, platform, hostname: query.hostname },

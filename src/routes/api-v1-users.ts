@@ -40,7 +40,7 @@ export async function userRoutes(app: FastifyInstance, { services, requireToken 
   app.post<{ Params: { email: string } }>('/api/v1/users/:email/revoke', { preHandler: admin, bodyLimit: 4096 }, async (request) => {
     const email = parseOrBadRequest(userParam, request.params.email)
     const { reason } = parseOrBadRequest(revokeUserBody, request.body ?? {})
-    const revoked = await revokeUser(services, email, reason, `token:${request.principal!.name}`)
+    const revoked = await revokeUser(services, email, reason, `token:${request.principal!.name}`, request.ip)
     request.log.info({ user: email, reason, revoked: revoked.length }, 'user offboarded')
     return { revoked }
   })

@@ -28,7 +28,8 @@ const MAX_ATTEMPTS = 3
  * downloading for their own device), `mdm` (an MDM token), `admin` (an admin
  * token or the CLI; may reassign a host name another user holds).
  */
-const actorSchema = z.object({ label: z.string().min(1).max(300), role: z.enum(['self-service', 'mdm', 'admin']) })
+/** Who asks: a label for the audit log, a role for what it may do, and the client's address (audited; none from the CLI). */
+const actorSchema = z.object({ label: z.string().min(1).max(300), role: z.enum(['self-service', 'mdm', 'admin']), clientIp: z.string().max(64).optional() })
 
 /**
  * One enrollment request, whatever the path (page, API, MDM, owner download,
@@ -205,6 +206,7 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
         supersedeProfileOfDevice: device !== undefined,
         alsoSupersede: reassigned.map((r) => r.serial),
         audit,
+        clientIp: request.actor.clientIp,
       }
       const stored = await services.enrollments.save(record)
       if (!userId) services.findUserId.remember(request.email, stored.userId)

@@ -24,11 +24,11 @@ import { endSessionsOfUser } from './sessions.js'
 type OffboardServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked'>
 
 /** Revokes the serials one by one (a failure leaves the earlier ones revoked; running again finishes); returns those newly revoked. */
-async function revokeAll(services: OffboardServices, serials: readonly string[], reason: RevocationReason, actor: string): Promise<string[]> {
+async function revokeAll(services: OffboardServices, serials: readonly string[], reason: RevocationReason, actor: string, clientIp?: string): Promise<string[]> {
   const revoked: string[] = []
   try {
     for (const serial of serials) {
-      const result = await revokeCertificate(services.db, serial, reason, actor)
+      const result = await revokeCertificate(services.db, serial, reason, actor, new Date(), clientIp)
       // Revoked concurrently by someone else: not ours to report (that revocation kept its own time and reason).
       if (result && !result.alreadyRevoked) revoked.push(serial)
     }
@@ -38,20 +38,20 @@ async function revokeAll(services: OffboardServices, serials: readonly string[],
   return revoked
 }
 
-async function recordSummary(services: OffboardServices, actor: string, action: string, details: Record<string, unknown>): Promise<void> {
-  await services.db.insertInto('audit_event').values({ actor, action, serial: null, details: JSON.stringify(details) }).execute()
+async function recordSummary(services: OffboardServices, actor: string, action: string, details: Record<string, unknown>, clientIp?: string): Promise<void> {
+  await services.db.insertInto('audit_event').values({ actor, action, serial: null, client_ip: clientIp ?? null, details: JSON.stringify(details) }).execute()
 }
 
 /**
  * Revokes the device's active certificates; returns the serials revoked
  * ([] when it had none). Throws not_found for an unknown device id.
  */
-export async function revokeDevice(services: OffboardServices, deviceId: string, reason: RevocationReason, actor: string): Promise<string[]> {
+export async function revokeDevice(services: OffboardServices, deviceId: string, reason: RevocationReason, actor: string, clientIp?: string): Promise<string[]> {
   const id = deviceId.toLowerCase()
   const device = isDeviceId(id) ? await services.db.selectFrom('device').select('id').where('id', '=', id).executeTakeFirst() : undefined
   if (!device) throw notFound(`no device ${deviceId}`)
-  const revoked = await revokeAll(services, await activeSerialsOfDevice(services.db, id), reason, actor)
-  await recordSummary(services, actor, 'device.revoked', { deviceId: id, reason, serials: revoked })
+  const revoked = await revokeAll(services, await activeSerialsOfDevice(services.db, id), reason, actor, clientIp)
+  await recordSummary(services, actor, 'device.revoked', { deviceId: id, reason, serials: revoked }, clientIp)
   return revoked
 }
 
@@ -60,7 +60,7 @@ export async function revokeDevice(services: OffboardServices, deviceId: string,
  * certificates too) and ends the user's web sessions; returns the serials
  * revoked. Throws not_found for an unknown email.
  */
-export async function revokeUser(services: OffboardServices & Pick<KagiServices, 'sessions'>, email: string, reason: RevocationReason, actor: string): Promise<string[]> {
+export async function revokeUser(services: OffboardServices & Pick<KagiServices, 'sessions'>, email: string, reason: RevocationReason, actor: string, clientIp?: string): Promise<string[]> {
   const user = await findUserByEmail(services.db, email)
   if (!user) throw notFound(`no user ${email.toLowerCase()}`)
   const rows = await services.db.selectFrom('certificate').select('serial').where('user_id', '=', user.id).where('status', '=', 'active').orderBy('issued_at').execute()
@@ -69,9 +69,10 @@ export async function revokeUser(services: OffboardServices & Pick<KagiServices,
     rows.map((r) => r.serial),
     reason,
     actor,
+    clientIp,
   )
   await endSessionsOfUser(services, user.email, actor)
-  await recordSummary(services, actor, 'user.revoked', { email: user.email, reason, serials: revoked })
+  await recordSummary(services, actor, 'user.revoked', { email: user.email, reason, serials: revoked }, clientIp)
   return revoked
 }
 

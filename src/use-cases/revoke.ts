@@ -32,10 +32,10 @@ export function announceRevocations(services: Pick<KagiServices, 'crl' | 'onRevo
  * Revokes a certificate: database and audit first (one transaction), then
  * {@link announceRevocations}. Revoking again keeps the first time and reason.
  */
-export async function revoke(services: RevocationServices, serialText: string, reason: RevocationReason, actor: string): Promise<RevocationResult> {
+export async function revoke(services: RevocationServices, serialText: string, reason: RevocationReason, actor: string, clientIp?: string): Promise<RevocationResult> {
   const serial = normalizeSerial(serialText)
   if (!serial) throw badRequest('the serial must be hexadecimal (as returned by the API)', 'invalid_serial')
-  const result = await revokeCertificate(services.db, serial, reason, actor)
+  const result = await revokeCertificate(services.db, serial, reason, actor, new Date(), clientIp)
   if (!result) throw notFound(`no certificate with serial ${serial}`)
   if (!result.alreadyRevoked) announceRevocations(services, [serial])
   return result

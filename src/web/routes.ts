@@ -118,7 +118,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
 
   app.get('/', async (request, reply) => home(request, reply))
 
-  const selfService = (email: string) => ({ label: `user:${email}`, role: 'self-service' as const })
+  const selfService = (email: string, clientIp?: string) => ({ label: `user:${email}`, role: 'self-service' as const, clientIp })
   // Counted per signed-in user, so employees behind one NAT or proxy do not share a bucket; anonymous
   // requests count in their address's own bucket and never in a user's. On preHandler: the session (and
   // so request.user) is read in preValidation, after the limiter's default onRequest.
@@ -153,7 +153,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     if (!parsed.success) return home(request, reply, { error: parsed.error.issues[0]!.message, form: values }, 400)
     const form = parsed.data
     const enrollment = await enrollOrShowForm(request, reply, { form: values }, {
-      actor: selfService(user.email),
+      actor: selfService(user.email, request.ip),
       email: user.email,
       profile: form.kind,
       device: { name: form.deviceName, platform: form.platform, hostname: form.hostname },
@@ -176,7 +176,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     const form = renewForm.safeParse(request.body ?? {})
     const kind = (form.success && form.data.kind) || 'user'
     const enrollment = await enrollOrShowForm(request, reply, {}, {
-      actor: selfService(user.email),
+      actor: selfService(user.email, request.ip),
       email: user.email,
       profile: kind,
       device: { id: device.id },
@@ -204,7 +204,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       if (!device) throw new ApiError('not_found', 'no such device among yours')
       if (!confirmed) return home(request, reply, { error: translate(lang, 'lostConfirm') }, 400)
       const serials = await activeSerialsOfDevice(db, device.id)
-      for (const serial of serials) await revoke(services, serial, 'keyCompromise', `user:${user.email}`)
+      for (const serial of serials) await revoke(services, serial, 'keyCompromise', `user:${user.email}`, request.ip)
       request.log.info({ user: user.email, deviceId: device.id, revoked: serials.length }, 'device reported lost')
       request.session.set('notice', translate(lang, serials.length ? 'lostDone' : 'lostNothing', { count: serials.length, device: device.name }))
       return reply.redirect('/', 303)

@@ -127,7 +127,7 @@ export async function adminRoutes(app: FastifyInstance, { services }: { services
     const email = parseOrBadRequest(emailParam, request.params.email)
     const form = parseOrBadRequest(adminRevokeForm('affiliationChanged'), request.body ?? {})
     if (form.confirm !== 'yes') return showUser(request, reply, email, { error: at(pageContext(request).lang, 'confirmNeeded') }, 400)
-    const serials = await revokeUser(services, email, form.reason, actorOf(request))
+    const serials = await revokeUser(services, email, form.reason, actorOf(request), request.ip)
     request.log.info({ admin: request.user!.email, user: email, revoked: serials.length }, 'user offboarded')
     return showUser(request, reply, email, { outcome: await outcomeOf(serials) })
   })
@@ -144,7 +144,7 @@ export async function adminRoutes(app: FastifyInstance, { services }: { services
   app.post<{ Params: { id: string } }>('/admin/devices/:id/revoke', { preValidation: app.csrfProtection }, async (request, reply) => {
     const form = parseOrBadRequest(adminRevokeForm('keyCompromise'), request.body ?? {})
     if (form.confirm !== 'yes') return showDevice(request, reply, request.params.id, { error: at(pageContext(request).lang, 'confirmNeeded') }, 400)
-    const serials = await revokeDevice(services, request.params.id, form.reason, actorOf(request))
+    const serials = await revokeDevice(services, request.params.id, form.reason, actorOf(request), request.ip)
     request.log.info({ admin: request.user!.email, deviceId: request.params.id, revoked: serials.length }, 'device revoked by an admin')
     return showDevice(request, reply, request.params.id, { outcome: await outcomeOf(serials) })
   })
@@ -199,13 +199,13 @@ export async function adminRoutes(app: FastifyInstance, { services }: { services
       if (dryRun) return show(reply, ctx, panosView(ctx, { state: 'diff', lines, changes: report.changes.length, uncommitted: report.uncommitted.length }))
       await db
         .insertInto('audit_event')
-        .values({ actor: actorOf(request), action: 'panos.pushed', serial: null, details: JSON.stringify({ firewall: new URL(panos.url).origin, applied: report.applied.length, commitJob: report.commit?.jobId ?? null }) })
+        .values({ actor: actorOf(request), client_ip: request.ip, action: 'panos.pushed', serial: null, details: JSON.stringify({ firewall: new URL(panos.url).origin, applied: report.applied.length, commitJob: report.commit?.jobId ?? null }) })
         .execute()
       return show(reply, ctx, panosView(ctx, { state: 'pushed', lines, ok: true }))
     } catch (error) {
       if (!(error instanceof PanosError)) throw error
       lines.push(error.message)
-      if (!dryRun) await db.insertInto('audit_event').values({ actor: actorOf(request), action: 'panos.push-failed', serial: null, details: JSON.stringify({ firewall: new URL(panos.url).origin, error: error.message.slice(0, 300) }) }).execute()
+      if (!dryRun) await db.insertInto('audit_event').values({ actor: actorOf(request), client_ip: request.ip, action: 'panos.push-failed', serial: null, details: JSON.stringify({ firewall: new URL(panos.url).origin, error: error.message.slice(0, 300) }) }).execute()
       return show(reply, ctx, panosView(ctx, { state: 'pushed', lines, ok: false }), 502)
     }
   }
@@ -232,7 +232,7 @@ export async function adminRoutes(app: FastifyInstance, { services }: { services
     const form = tokenForm.safeParse(request.body ?? {})
     if (!form.success) return showTokens(request, reply, { error: form.error.issues[0]!.message }, 400)
     const { id, token } = await createToken(db, form.data.role, form.data.name)
-    await db.insertInto('audit_event').values({ actor: actorOf(request), action: 'token.created', serial: null, details: JSON.stringify({ id, name: form.data.name, role: form.data.role }) }).execute()
+    await db.insertInto('audit_event').values({ actor: actorOf(request), client_ip: request.ip, action: 'token.created', serial: null, details: JSON.stringify({ id, name: form.data.name, role: form.data.role }) }).execute()
     request.log.info({ admin: request.user!.email, tokenId: id, role: form.data.role }, 'API token created')
     return showTokens(request, reply, { created: { name: form.data.name, token } })
   })
@@ -242,7 +242,7 @@ export async function adminRoutes(app: FastifyInstance, { services }: { services
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw new ApiError('not_found', 'no such token')
     const revoked = await revokeToken(db, id)
     if (!revoked) throw new ApiError('not_found', 'no live token with this id')
-    await db.insertInto('audit_event').values({ actor: actorOf(request), action: 'token.revoked', serial: null, details: JSON.stringify({ id }) }).execute()
+    await db.insertInto('audit_event').values({ actor: actorOf(request), client_ip: request.ip, action: 'token.revoked', serial: null, details: JSON.stringify({ id }) }).execute()
     return showTokens(request, reply, { notice: at(pageContext(request).lang, 'tokenRevoked') })
   })
 }
