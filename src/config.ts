@@ -182,6 +182,12 @@ export interface SamlConfig {
 /** True when SAML sign-in is configured. */
 export const samlConfigured = (config: Pick<Config, 'saml'>): boolean => Boolean(config.saml.idpMetadata || (config.saml.entryPoint && config.saml.idpCert))
 
+/** True for localhost and loopback addresses (127.0.0.0/8, ::1), bracketed IPv6 included (a URL's hostname). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1')
+  return bare === 'localhost' || (isIP(bare) !== 0 && (bare === '::1' || bare.startsWith('127.')))
+}
+
 function hostForUrl(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
   return isIP(host) === 6 ? `[${host}]` : host

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { derToPem, revocationReasons, serialToHex } from '../../ca/index.js'
 import { parseRevokeRequest, revoke } from '../use-cases/revoke.js'
-import { importIssuingCa, initCa, loadCa, subjectText } from '../startup/ca-loader.js'
+import { importIssuingCa, initCa, loadCa, subjectText, type LoadedCa } from '../startup/ca-loader.js'
 import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
 import { runtimeServices, type Runtime } from '../startup/runtime.js'
 import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
@@ -58,9 +58,12 @@ async function writeOrRevoke(services: KagiServices, serial: string, write: () =
 }
 
 /** Signs the audit log's head (after a CA change: `kagi serve` would do it at start, the CLI may run before). */
-async function signAuditHead(runtime: Runtime): Promise<void> {
-  const services = await runtimeServices(runtime, { create: false })
-  if (services) await createAuditHeadSigner(services, runtime.passphrase.value).signNow()
+async function signAuditHead(runtime: Runtime, ca: LoadedCa): Promise<void> {
+  // The CA the caller just created or imported: loading it again would decrypt its key a second time.
+  // Loaded on demand, as runtime.ts does: `kagi serve` should not wait for these modules.
+  const { createServices } = await import('../startup/services.js')
+  const services = createServices(runtime.config, runtime.database.db, ca, { passphrase: runtime.passphrase.value })
+  await createAuditHeadSigner(services, runtime.passphrase.value).signNow()
 }
 
 /** A string flag, or undefined (a flag given without a value is `true`). */
@@ -99,7 +102,7 @@ export const commands: Record<string, Command> = {
         const { created, ca } = await initCa(runtime.database.db, config, runtime.passphrase.value, { force: flags.force === true, actor: 'cli' })
         out(created ? 'CA created' : 'CA already exists (use --force to replace it; certificates it issued would no longer chain to the new CA)')
         // The CA's creation is audited; signing the head now protects the log from its first events.
-        if (created) await signAuditHead(runtime)
+        if (created) await signAuditHead(runtime, ca)
         out(`root:    ${await subjectText(ca.root.der)}  SHA-256 ${fingerprint(ca.root.der)}`)
         out(`issuing: ${await subjectText(ca.issuing.der)}  SHA-256 ${fingerprint(ca.issuing.der)}`)
         return created || !flags.force ? 0 : 1
@@ -140,7 +143,7 @@ export const commands: Record<string, Command> = {
       return withRuntime(config, 'kagi ca import', async (runtime) => {
         info('checking the certificate chain and key, re-encrypting the key...')
         const ca = await importIssuingCa(runtime.database.db, runtime.passphrase.value, { certPem, keyPem, keyPassphrase, rootPem })
-        await signAuditHead(runtime)
+        await signAuditHead(runtime, ca)
         out(`imported issuing CA: ${await subjectText(ca.issuing.der)} (root ${await subjectText(ca.root.der)})`)
         return 0
       })

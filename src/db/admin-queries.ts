@@ -119,7 +119,7 @@ export function prefixPattern(text: string): string {
 }
 
 /** The hex prefix a search might be of a certificate serial ("3A:F0" → "3af0"), or undefined. */
-function serialPrefix(q: string): string | undefined {
+export function serialPrefix(q: string): string | undefined {
   const hex = q.replace(/:/g, '').toLowerCase()
   return /^[0-9a-f]{1,40}$/.test(hex) ? hex : undefined
 }

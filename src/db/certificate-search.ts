@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Platform } from '../../enrollment/bundle-types.js'
-import { prefixPattern } from './admin-queries.js'
+import { prefixPattern, serialPrefix } from './admin-queries.js'
 import type { Database } from './database.js'
 
 /** The admin search's filters (GET /admin/search): one box, and status, platform, profile, expiry. */
@@ -45,7 +45,6 @@ export async function searchCertificates(db: Kysely<Database>, search: Certifica
   const q = search.q?.trim()
   if (q) {
     const pattern = prefixPattern(q)
-    const hex = q.replace(/:/g, '').toLowerCase()
     let serials = db
       .selectFrom('certificate')
       .select('certificate.serial')
@@ -63,7 +62,8 @@ export async function searchCertificates(db: Kysely<Database>, search: Certifica
               .where((eb) => eb.or([eb(lower('name'), 'like', pattern), eb(lower('hostname'), 'like', pattern), eb(lower('serial_number'), 'like', pattern)])),
           ),
       )
-    if (/^[0-9a-f]{1,40}$/.test(hex)) serials = serials.union(db.selectFrom('certificate').select('certificate.serial').where('certificate.serial', 'like', prefixPattern(hex)))
+    const hex = serialPrefix(q)
+    if (hex) serials = serials.union(db.selectFrom('certificate').select('certificate.serial').where('certificate.serial', 'like', prefixPattern(hex)))
     query = query.where('c.serial', 'in', serials)
   }
   if (search.status === 'revoked') query = query.where('c.status', '=', 'revoked')

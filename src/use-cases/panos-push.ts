@@ -2,12 +2,12 @@ import type { Kysely } from 'kysely'
 import { derToPem } from '../../ca/index.js'
 import { findActiveCas } from '../db/ca-repository.js'
 import type { Database } from '../db/database.js'
+import { isLoopbackHost } from '../config.js'
 import type { PushSource } from '../panos/desired-state.js'
 
 /** True when a firewall could not reach `url` (loopback, or the default public URL). */
 export function unreachableByFirewall(url: string): boolean {
-  const host = new URL(url).hostname
-  return host === 'localhost' || host === '[::1]' || /^127\./.test(host)
+  return isLoopbackHost(new URL(url).hostname)
 }
 
 /**

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net'
 import fastifyFormbody from '@fastify/formbody'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -8,7 +7,7 @@ import type { EnrollmentProfile } from '../../profiles/index.js'
 import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
 import { registerSessions, signOut } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
-import { ConfigError, samlConfigured } from '../config.js'
+import { ConfigError, isLoopbackHost, samlConfigured } from '../config.js'
 import { activeSerialsOfDevice, devicesOfUser, findDeviceOfEmail } from '../db/device-repository.js'
 import { enrollForm, renewForm } from '../schemas/enrollment.js'
 import { emailField } from '../schemas/identity.js'
@@ -28,10 +27,6 @@ import { homeView, readyView, signInFailedView, signInView, type EnrollFormValue
 
 const devLoginForm = z.object({ _csrf: z.string().optional(), email: emailField('email'), admin: z.literal('yes').optional() })
 
-const isLoopback = (host: string): boolean => {
-  const bare = host.replace(/^\[(.*)\]$/, '$1')
-  return bare === 'localhost' || (isIP(bare) !== 0 && (bare === '::1' || bare.startsWith('127.')))
-}
 
 /**
  * How this instance offers sign-in; refuses to run in production without
@@ -43,7 +38,7 @@ const isLoopback = (host: string): boolean => {
 export function signInMode(config: KagiServices['config']): SignInMode {
   if (samlConfigured(config)) return 'saml'
   if (config.production) throw new ConfigError('NODE_ENV=production requires SAML sign-in: set KAGI_SAML_IDP_METADATA (or KAGI_SAML_ENTRY_POINT and KAGI_SAML_IDP_CERT)')
-  return isLoopback(config.host) && isLoopback(new URL(config.publicUrl).hostname) ? 'development' : 'none'
+  return isLoopbackHost(config.host) && isLoopbackHost(new URL(config.publicUrl).hostname) ? 'development' : 'none'
 }
 
 /**

@@ -1,12 +1,8 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
-import { build } from '../helper.js'
-import { CHROMIUM_INSTALL_HINT, chromiumAvailable, launchChromium } from '../support/browser.js'
-import { requireComponent } from '../support/components.js'
-import { freePort, IDP_INSTALL_HINT, idpAvailable, startIdp } from '../support/idp.js'
-import { tempDir } from '../support/openssl.js'
+import { launchChromium } from '../support/browser.js'
+import { kagiWithIdp } from '../support/kagi-with-idp.js'
 
 // SAML login CSRF, attacked for real: the attacker signs in at SimpleSAMLphp in one Chromium
 // context and keeps the Response meant for kagi; a page on another site (localhost, while
@@ -15,18 +11,9 @@ import { tempDir } from '../support/openssl.js'
 const escapeAttr = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;')
 
 t.test('a SAML response obtained in another browser does not sign the victim in', async (t) => {
-  if (!requireComponent(t, { name: 'SimpleSAMLphp IdP (simplesamlphp + php-cli + php-xml)', available: idpAvailable(), install: IDP_INSTALL_HINT })) return
-  if (!requireComponent(t, { name: 'Chromium', available: chromiumAvailable(), install: CHROMIUM_INSTALL_HINT })) return
-
-  const port = await freePort()
-  const publicUrl = `http://127.0.0.1:${port}`
-  const acsUrl = `${publicUrl}/auth/saml/acs`
-  const idp = await startIdp(t, { spEntityId: `${publicUrl}/auth/saml/metadata`, acsUrl })
-  const dir = tempDir(t)
-  const { services } = await build(t, { env: { KAGI_PUBLIC_URL: publicUrl, PORT: String(port), KAGI_SAML_IDP_METADATA: dir.file('idp.xml', idp.metadataXml) } })
-  const app = await buildApp(services)
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port })
+  const kagi = await kagiWithIdp(t)
+  if (!kagi) return
+  const { publicUrl, acsUrl, services } = kagi
   const browser = await launchChromium(t)
 
   // The attacker signs in as bob and keeps the auto-posted Response instead of sending it.

@@ -3,12 +3,9 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import t from 'tap'
 import { derToPem } from '../../ca/index.js'
-import { buildApp } from '../../src/app.js'
-import { build } from '../helper.js'
-import { CHROMIUM_INSTALL_HINT, chromiumAvailable, launchChromium } from '../support/browser.js'
-import { requireComponent } from '../support/components.js'
-import { freePort, IDP_INSTALL_HINT, idpAvailable, startIdp } from '../support/idp.js'
-import { runAsync, tempDir } from '../support/openssl.js'
+import { launchChromium } from '../support/browser.js'
+import { kagiWithIdp } from '../support/kagi-with-idp.js'
+import { runAsync } from '../support/openssl.js'
 
 // The admin console with real parts: SimpleSAMLphp signs in alice (group "VPN Admins") and bob
 // (no admin group) in Debian's Chromium. Alice finds bob's laptop, revokes it, and `openssl ocsp`
@@ -19,19 +16,9 @@ const screenshotDir = join(process.cwd(), 'test-results')
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
 t.test('an admin finds a lost laptop and revokes it; OCSP says revoked; a non-admin gets 403; axe finds nothing', async (t) => {
-  if (!requireComponent(t, { name: 'SimpleSAMLphp IdP (simplesamlphp + php-cli + php-xml)', available: idpAvailable(), install: IDP_INSTALL_HINT })) return
-  if (!requireComponent(t, { name: 'Chromium', available: chromiumAvailable(), install: CHROMIUM_INSTALL_HINT })) return
-
-  const port = await freePort()
-  const publicUrl = `http://127.0.0.1:${port}`
-  const idp = await startIdp(t, { spEntityId: `${publicUrl}/auth/saml/metadata`, acsUrl: `${publicUrl}/auth/saml/acs` })
-  const dir = tempDir(t)
-  const { services, as } = await build(t, {
-    env: { KAGI_PUBLIC_URL: publicUrl, PORT: String(port), KAGI_SAML_IDP_METADATA: dir.file('idp.xml', idp.metadataXml), KAGI_SAML_ADMIN_GROUPS: 'VPN Admins' },
-  })
-  const app = await buildApp(services)
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port })
+  const kagi = await kagiWithIdp(t, { KAGI_SAML_ADMIN_GROUPS: 'VPN Admins' })
+  if (!kagi) return
+  const { publicUrl, services, as, dir } = kagi
   // Bob's laptop, enrolled by the MDM path.
   const issued = await fetch(`${publicUrl}/api/v1/certificates`, {
     method: 'POST',

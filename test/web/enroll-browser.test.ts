@@ -2,12 +2,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { derToPem } from '../../ca/index.js'
-import { buildApp } from '../../src/app.js'
-import { build } from '../helper.js'
-import { CHROMIUM_INSTALL_HINT, chromiumAvailable, launchChromium } from '../support/browser.js'
-import { requireComponent } from '../support/components.js'
-import { freePort, IDP_INSTALL_HINT, idpAvailable, startIdp } from '../support/idp.js'
-import { run, tempDir } from '../support/openssl.js'
+import { launchChromium } from '../support/browser.js'
+import { kagiWithIdp } from '../support/kagi-with-idp.js'
+import { run } from '../support/openssl.js'
 
 // The whole employee path with real parts: kagi listening on loopback, Debian's SimpleSAMLphp as
 // the IdP (OneLogin's attribute names), Debian's Chromium driven by playwright-core.
@@ -15,20 +12,9 @@ import { run, tempDir } from '../support/openssl.js'
 const screenshotDir = join(process.cwd(), 'test-results')
 
 t.test('sign in through SimpleSAMLphp in Chromium, enroll this Mac, get a verified profile', async (t) => {
-  if (!requireComponent(t, { name: 'SimpleSAMLphp IdP (simplesamlphp + php-cli + php-xml)', available: idpAvailable(), install: IDP_INSTALL_HINT })) return
-  if (!requireComponent(t, { name: 'Chromium', available: chromiumAvailable(), install: CHROMIUM_INSTALL_HINT })) return
-
-  const port = await freePort()
-  const publicUrl = `http://127.0.0.1:${port}`
-  const idp = await startIdp(t, { spEntityId: `${publicUrl}/auth/saml/metadata`, acsUrl: `${publicUrl}/auth/saml/acs` })
-  const dir = tempDir(t)
-  const metadataFile = dir.file('idp-metadata.xml', idp.metadataXml)
-  const { services } = await build(t, {
-    env: { KAGI_PUBLIC_URL: publicUrl, PORT: String(port), KAGI_SAML_IDP_METADATA: metadataFile, KAGI_SAML_ADMIN_GROUPS: 'VPN Admins', KAGI_GP_PORTAL: 'vpn.example.com' },
-  })
-  const app = await buildApp(services)
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port })
+  const kagi = await kagiWithIdp(t, { KAGI_SAML_ADMIN_GROUPS: 'VPN Admins', KAGI_GP_PORTAL: 'vpn.example.com' })
+  if (!kagi) return
+  const { publicUrl, services, dir } = kagi
 
   const browser = await launchChromium(t)
   const context = await browser.newContext({ acceptDownloads: true, locale: 'en-US', userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15' })

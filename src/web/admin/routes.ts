@@ -133,7 +133,8 @@ export async function adminRoutes(app: FastifyInstance, { services }: { services
   })
 
   async function showDevice(request: FastifyRequest, reply: FastifyReply, id: string, extra: { outcome?: RevocationOutcome; error?: string } = {}, status = 200) {
-    const detail = /^[0-9a-f-]{36}$/i.test(id) ? await deviceDetail(db, id.toLowerCase()) : undefined
+    // deviceDetail answers undefined for anything that is not a device id (isDeviceId).
+    const detail = await deviceDetail(db, id.toLowerCase())
     if (!detail) throw new ApiError('not_found', `no device ${id.slice(0, 64)}`)
     const ctx = await context(request, reply)
     return show(reply, ctx, deviceView(ctx, { ...detail, ...extra }), status)
