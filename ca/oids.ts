@@ -63,4 +63,18 @@ export const OID = {
   pbkdf2: '1.2.840.113549.1.5.12',
   hmacWithSHA256: '1.2.840.113549.2.9',
   aes256Cbc: '2.16.840.1.101.3.4.1.42',
+  // RFC 5652 §6, RFC 3565 §4.1, RFC 8018 B.2: CMS EnvelopedData and its content ciphers (SCEP)
+  envelopedData: '1.2.840.113549.1.7.3',
+  aes128Cbc: '2.16.840.1.101.3.4.1.2',
+  aes192Cbc: '2.16.840.1.101.3.4.1.22',
+  desEde3Cbc: '1.2.840.113549.3.7',
+  desCbc: '1.3.14.3.2.7',
+  rsaesOaep: '1.2.840.113549.1.1.7',
+  // RFC 8894 §3.2.1.1–§3.2.1.5: SCEP signed attributes (VeriSign arc)
+  scepMessageType: '2.16.840.1.113733.1.9.2',
+  scepPkiStatus: '2.16.840.1.113733.1.9.3',
+  scepFailInfo: '2.16.840.1.113733.1.9.4',
+  scepSenderNonce: '2.16.840.1.113733.1.9.5',
+  scepRecipientNonce: '2.16.840.1.113733.1.9.6',
+  scepTransactionId: '2.16.840.1.113733.1.9.7',
 } as const

@@ -6,7 +6,7 @@
  */
 
 /** Leaf profiles kagi issues. */
-export type LeafProfileId = 'user' | 'device' | 'ocsp-signer' | 'profile-signer' | 'audit-signer'
+export type LeafProfileId = 'user' | 'device' | 'ocsp-signer' | 'profile-signer' | 'audit-signer' | 'scep-ra'
 
 /** Facts about the subject that kagi itself vouches for. */
 export type VerifiedField = 'email' | 'hostname' | 'deviceId'

@@ -6,6 +6,9 @@ import { certificateRoutes } from './routes/api-v1-certificates.js'
 import { healthRoutes } from './routes/health.js'
 import { pkiRoutes } from './routes/pki.js'
 import { ocspRoutes } from './routes/ocsp.js'
+import { scepRoutes } from './routes/scep.js'
+import { scepChallengeRoutes } from './routes/api-v1-scep.js'
+import { certsrvRoutes } from './routes/certsrv.js'
 import { mdmRoutes } from './routes/api-v1-mdm.js'
 import { userRoutes } from './routes/api-v1-users.js'
 import { adminDeviceRoutes } from './routes/api-v1-admin-devices.js'
@@ -75,6 +78,9 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   const requireToken = tokenAuth(services.db)
   await app.register(certificateRoutes, { services, requireToken })
   await app.register(ocspRoutes, { services })
+  await app.register(scepRoutes, { services })
+  await app.register(scepChallengeRoutes, { services, requireToken })
+  await app.register(certsrvRoutes, { services, requireToken })
   await app.register(mdmRoutes, { services, requireToken })
   await app.register(userRoutes, { services, requireToken })
   await app.register(adminDeviceRoutes, { services, requireToken })

@@ -119,6 +119,15 @@ const schema = z.object({
       .optional(),
   ),
   KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsAbsent, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
+  KAGI_SCEP_CHALLENGE_TTL: duration('KAGI_SCEP_CHALLENGE_TTL', '60m', 60_000, 30 * 86_400_000),
+  KAGI_SCEP_ALLOW_DES: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
+  KAGI_SCEP_ALLOWED_DOMAINS: z.preprocess(
+    emptyAsAbsent,
+    z
+      .string()
+      .refine((text) => list(text).every((domain) => isHostname(domain.replace(/^\./, ''))), 'must be a comma-separated list of DNS domains such as example.com,corp.example.com')
+      .optional(),
+  ),
 })
 
 /** kagi's configuration, parsed once from the environment and frozen. */
@@ -159,6 +168,20 @@ export interface Config {
   trustProxy?: number | string[]
   /** Domains device host names must be in (KAGI_DEVICE_HOSTNAME_SUFFIXES, lowercase, no leading dot); empty = any. */
   deviceHostnameSuffixes: string[]
+  scep: ScepConfig
+}
+
+/** SCEP settings (RFC 8894; src/scep/). */
+export interface ScepConfig {
+  /** Lifetime of a one-time challenge (KAGI_SCEP_CHALLENGE_TTL, default 60 min, as NDES). */
+  challengeTtlMs: number
+  /** Accept and answer single DES (KAGI_SCEP_ALLOW_DES; RFC 8894 §3.5.2 says it MUST NOT be offered). */
+  allowDes: boolean
+  /**
+   * Domains an NDES-style challenge may enroll names in (KAGI_SCEP_ALLOWED_DOMAINS,
+   * lowercase, no leading dot): the email domain or the host name's domain. Empty = NDES challenges enroll nobody.
+   */
+  allowedDomains: string[]
 }
 
 /** SAML sign-in settings (OneLogin or any SAML 2.0 IdP). */
@@ -250,5 +273,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     deviceHostnameSuffixes: list(e.KAGI_DEVICE_HOSTNAME_SUFFIXES ?? '').map((suffix) => suffix.replace(/^\./, '').toLowerCase()),
     gpVpnSubType: e.KAGI_GP_VPN_SUBTYPE,
     trustProxy,
+    scep: {
+      challengeTtlMs: e.KAGI_SCEP_CHALLENGE_TTL,
+      allowDes: e.KAGI_SCEP_ALLOW_DES === 'true',
+      allowedDomains: list(e.KAGI_SCEP_ALLOWED_DOMAINS ?? '').map((domain) => domain.replace(/^\./, '').toLowerCase()),
+    },
   })
 }

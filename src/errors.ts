@@ -11,6 +11,8 @@ export const apiErrorStatus = {
   invalid_platform: 400,
   profile_violation: 400, // the request does not fit the certificate profile
   scep_unavailable: 400,
+  scep_malformed: 400, // a SCEP body or message that is no pkiMessage (RFC 8894 §3.2)
+  scep_unsupported_operation: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -22,7 +22,23 @@ export const TOKEN_CACHE_MS = 10_000
 const MAX_CACHED = 1000
 
 /**
- * Builds a preHandler that requires `Authorization: Bearer <token>` with one
+ * The token of `Authorization: Bearer <token>`, or the password of
+ * `Authorization: Basic` (RFC 7617), which is how NDES clients (the
+ * GlobalProtect portal, Jamf Pro, Fleet) send their credentials to
+ * /certsrv/mscep_admin/; the user name is ignored.
+ */
+function tokenOf(header: string | undefined): string | undefined {
+  const bearer = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+  if (bearer) return bearer[1]
+  const basic = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null
+  if (!basic) return undefined
+  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined
+}
+
+/**
+ * Builds a preHandler that requires `Authorization: Bearer <token>` (or Basic, see {@link tokenOf}) with one
  * of `roles`. 401 without a valid token, 403 with a token of another role.
  * The token itself is never logged.
  */
@@ -43,10 +59,9 @@ export function tokenAuth(db: Kysely<Database>): (...roles: TokenRole[]) => (req
   }
   return (...roles: TokenRole[]) =>
     async function requireToken(request: FastifyRequest): Promise<void> {
-      const header = request.headers.authorization
-      const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
-      if (!match) throw new ApiError('unauthorized', 'an API token is required: Authorization: Bearer <token> (create one with `kagi token create`)')
-      const principal = await lookup(match[1]!)
+      const token = tokenOf(request.headers.authorization)
+      if (!token) throw new ApiError('unauthorized', 'an API token is required: Authorization: Bearer <token> (create one with `kagi token create`)')
+      const principal = await lookup(token)
       if (!principal) throw new ApiError('unauthorized', 'the API token is not valid or has been revoked')
       if (!roles.includes(principal.role)) throw new ApiError('forbidden', `this needs a token with role ${roles.join(' or ')}; yours is ${principal.role}`)
       request.principal = principal

@@ -107,7 +107,7 @@ export interface CrlCurrentTable {
 }
 
 /** What a service credential is for (see src/use-cases/service-credentials.ts). */
-export type ServiceCredentialPurpose = 'ocsp-responder' | 'root-ocsp-responder' | 'profile-signer' | 'audit-signer'
+export type ServiceCredentialPurpose = 'ocsp-responder' | 'root-ocsp-responder' | 'profile-signer' | 'audit-signer' | 'scep-ra'
 
 /** A certificate kagi issues to itself, with its key encrypted like the CA keys. */
 export interface ServiceCredentialTable {
@@ -154,6 +154,31 @@ export interface WebSessionTable {
   end_reason: SessionEndReason | null
 }
 
+/** A one-time SCEP challenge (migration 0017); only its hash is stored. */
+export interface ScepChallengeTable {
+  id: string
+  challenge_hash: Buffer
+  kind: 'record' | 'ndes'
+  email: string | null
+  /** The device of a `record` challenge, as the enrollment pipeline takes it ({ id } or { name, platform, hostname?, serialNumber? }). */
+  device: ColumnType<Record<string, unknown> | null, string | null, string | null>
+  profile: 'user' | 'device' | null
+  token_id: string | null
+  created_by: string
+  created_at: Generated<Date>
+  expires_at: Timestamp
+  used_at: Timestamp | null
+  serial: string | null
+}
+
+/** transactionID + requester key → the certificate issued for it (GetCertInitial, RFC 8894 §3.3.3). */
+export interface ScepTransactionTable {
+  transaction_id: string
+  key_hash: Buffer
+  serial: string
+  created_at: Generated<Date>
+}
+
 /** The schema as kysely sees it: table name → row type. */
 export interface Database {
   ca_certificate: CaCertificateTable
@@ -170,6 +195,8 @@ export interface Database {
   saml_assertion: SamlAssertionTable
   session_key: SessionKeyTable
   web_session: WebSessionTable
+  scep_challenge: ScepChallengeTable
+  scep_transaction: ScepTransactionTable
 }
 
 export type CertificateRow = Selectable<CertificateTable>

@@ -38,6 +38,12 @@ export interface EnrollmentRecord {
   audit: readonly AuditRow[]
   /** The requesting client's address, recorded with every audit event of the record (none from the CLI). */
   clientIp?: string
+  /**
+   * A SCEP enrollment (src/scep/): the one-time challenge it spends (none for
+   * a renewal), and its transactionID and requester key, so GetCertInitial
+   * finds the certificate again (RFC 8894 §3.3.3).
+   */
+  scep?: { challengeId?: string; transactionId: string; keyHash: Buffer }
 }
 
 /** What was stored: the owner's id and the serials revoked as superseded. */
@@ -54,6 +60,9 @@ export class DeviceConflictError extends Error {}
 
 /** Two enrollments of one device kept replacing each other's certificate. */
 export class ActiveConflictError extends Error {}
+
+/** The SCEP challenge was spent (or expired) by the time the certificate was stored: nothing of this record is written. */
+export class ChallengeSpentError extends Error {}
 
 /** Stores enrollments; each `save` resolves once its record is committed. */
 export interface EnrollmentStore {
@@ -110,10 +119,17 @@ export function createEnrollmentStore(db: Kysely<Database>, issuerSerial: () => 
   /** Writes the records; returns, per record, its result or the error that excludes it (a device conflict). */
   async function writeBatch(executor: Executor, records: readonly EnrollmentRecord[]): Promise<(StoredEnrollment | Error)[]> {
     const outcome: (StoredEnrollment | Error | undefined)[] = records.map(() => undefined)
-    const userIds = await ensureUsers(executor, records)
-    const devicesCreated = await createDevices(executor, records, userIds)
+    // First, so that a record whose challenge is gone writes nothing at all (no user, no device).
+    for (const [i, r] of records.entries()) {
+      if (r.scep?.challengeId && !(await spendChallenge(executor, r.scep.challengeId, r.certificate.serial))) {
+        outcome[i] = new ChallengeSpentError('the SCEP challenge was used or expired meanwhile')
+      }
+    }
+    const candidates = records.filter((_, i) => outcome[i] === undefined)
+    const userIds = await ensureUsers(executor, candidates)
+    const devicesCreated = await createDevices(executor, candidates, userIds)
     records.forEach((r, i) => {
-      if (r.device?.create && !devicesCreated.has(r.device.id)) outcome[i] = new DeviceConflictError(`device ${r.device.create.matchKey} was created concurrently`)
+      if (outcome[i] === undefined && r.device?.create && !devicesCreated.has(r.device.id)) outcome[i] = new DeviceConflictError(`device ${r.device.create.matchKey} was created concurrently`)
     })
     const live = records.map((r, i) => ({ r, i })).filter(({ i }) => outcome[i] === undefined)
     for (const { r } of live) if (r.device?.update) await updateDevice(executor, r.device.id, r.device.update)
@@ -152,6 +168,14 @@ export function createEnrollmentStore(db: Kysely<Database>, issuerSerial: () => 
         .insertInto('audit_event')
         .values(audits.map((a) => ({ actor: a.actor, action: a.action, serial: a.serial ?? null, client_ip: a.clientIp, details: JSON.stringify(a.details) })))
         .execute()
+      const scep = rows.filter((r) => r.scep)
+      if (scep.length > 0) {
+        await executor
+          .insertInto('scep_transaction')
+          .values(scep.map((r) => ({ transaction_id: r.scep!.transactionId, key_hash: r.scep!.keyHash, serial: r.certificate.serial })))
+          .onConflict((c) => c.doNothing())
+          .execute()
+      }
       const revoked = superseded.flat()
       // Delivered to every listening replica at commit, so their OCSP caches drop the old answers.
       if (revoked.length > 0) await sql`select pg_notify(${REVOCATION_CHANNEL}, s) from unnest(${revoked}::text[]) as s`.execute(executor)
@@ -162,7 +186,7 @@ export function createEnrollmentStore(db: Kysely<Database>, issuerSerial: () => 
 
   /** One statement without a transaction when a record needs no more (a known user, no device): the common CSR case. */
   const needsTransaction = (records: readonly EnrollmentRecord[]): boolean =>
-    records.some((r) => !r.user.userId || r.device !== undefined || r.alsoSupersede.length > 0 || r.audit.length > 1)
+    records.some((r) => !r.user.userId || r.device !== undefined || r.alsoSupersede.length > 0 || r.audit.length > 1 || r.scep !== undefined)
 
   async function write(records: readonly EnrollmentRecord[]): Promise<(StoredEnrollment | Error)[]> {
     if (!needsTransaction(records)) return writeBatch(db, records)
@@ -240,6 +264,19 @@ export function createEnrollmentStore(db: Kysely<Database>, issuerSerial: () => 
       })
     },
   }
+}
+
+/** Marks the challenge used by the certificate `serial`; false when it was already used or has expired. */
+async function spendChallenge(executor: Executor, id: string, serial: string): Promise<boolean> {
+  const spent = await executor
+    .updateTable('scep_challenge')
+    .set({ used_at: sql<Date>`now()`, serial })
+    .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .returning('id')
+    .executeTakeFirst()
+  return spent !== undefined
 }
 
 /** Email → user id for every record, creating the users that do not exist yet (one statement). */

@@ -12,7 +12,7 @@ import { OcspTraffic } from '../revocation/ocsp-traffic.js'
 import type { SessionServices } from '../auth/session.js'
 import { SessionKeyring } from '../auth/session-key.js'
 import { SessionRecords } from '../auth/session-records.js'
-import { ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, ServiceCredential } from '../use-cases/service-credentials.js'
+import { ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, scepRaCredential, ServiceCredential } from '../use-cases/service-credentials.js'
 import { listenForRevocations } from '../revocation/revocation-events.js'
 import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
 
@@ -38,6 +38,8 @@ export interface KagiServices {
   log: Log
   /** Signs configuration profiles (issued on first use). */
   profileSigner: ServiceCredential
+  /** kagi's SCEP certificate (RSA; issued on first use): requests are encrypted to it, CertReps signed with it. */
+  scepRa: ServiceCredential
   /** The session cookie's key and the server-side session records (see auth/session.ts). */
   sessions: SessionServices
   /** Called with the serial of every new revocation (OCSP cache invalidation). */
@@ -123,6 +125,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     ocspTraffic: new OcspTraffic(),
     sessions,
     profileSigner: new ServiceCredential(db, profileSignerCredential, credentialDeps),
+    scepRa: new ServiceCredential(db, scepRaCredential, credentialDeps),
     onRevoked: [(serial) => ocsp.invalidate(serial)],
     async start() {
       await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder(), sessions.keyring.ready(), auditHeads.start()])

@@ -68,6 +68,19 @@ export const enrollRequestSchema = z.object({
   current: z.enum(['supersede', 'keep-unless-near-expiry']),
   /** The page: refuse a device name the user already uses (409 device_name_in_use: renew that device instead). */
   uniqueDeviceName: z.boolean().optional(),
+  /**
+   * A SCEP enrollment (src/scep/): the challenge it spends (in the storing
+   * transaction), its transactionID and requester key (for GetCertInitial),
+   * and for a RenewalReq the certificate it renews, superseded.
+   */
+  scep: z
+    .strictObject({
+      challengeId: z.uuid().optional(),
+      transactionId: z.string().min(1).max(256),
+      keyHash: z.custom<Buffer>((value) => Buffer.isBuffer(value) && value.length === 32, 'keyHash must be a SHA-256'),
+      replaces: z.string().regex(/^[0-9a-f]{1,64}$/).optional(),
+    })
+    .optional(),
 })
 
 export type EnrollRequest = z.input<typeof enrollRequestSchema>
@@ -204,9 +217,10 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
         device: device && { id: device.id, create: device.create, update: device.update },
         certificate: issued,
         supersedeProfileOfDevice: device !== undefined,
-        alsoSupersede: reassigned.map((r) => r.serial),
+        alsoSupersede: [...reassigned.map((r) => r.serial), ...(request.scep?.replaces ? [request.scep.replaces] : [])],
         audit,
         clientIp: request.actor.clientIp,
+        scep: request.scep && { challengeId: request.scep.challengeId, transactionId: request.scep.transactionId, keyHash: request.scep.keyHash },
       }
       const stored = await services.enrollments.save(record)
       if (!userId) services.findUserId.remember(request.email, stored.userId)

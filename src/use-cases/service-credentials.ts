@@ -14,7 +14,7 @@ import {
   type KeyType,
   type Signer,
 } from '../../ca/index.js'
-import { auditSignerProfile, ocspSignerProfile, profileSignerProfile, type LeafProfile } from '../../profiles/index.js'
+import { auditSignerProfile, ocspSignerProfile, profileSignerProfile, scepRaProfile, type LeafProfile } from '../../profiles/index.js'
 import type { Database, ServiceCredentialPurpose } from '../db/database.js'
 import { findServiceCredential, saveServiceCredential } from '../db/service-credential-repository.js'
 import type { Log } from '../revocation/crl-publisher.js'
@@ -85,6 +85,20 @@ export const auditSignerCredential: ServiceCredentialKind = {
   keyType: 'ecdsa-p256',
   auditAction: 'audit-signer.issued',
   issuedMessage: 'audit signing certificate issued',
+}
+
+/**
+ * kagi's SCEP certificate (profiles/scep-ra.ts): RSA, since SCEP clients
+ * encrypt to it; lives a year, renewed 30 days before. Requests encrypted to
+ * the previous one still open while it is valid (src/scep/scep-service.ts).
+ */
+export const scepRaCredential: ServiceCredentialKind = {
+  purpose: 'scep-ra',
+  profile: scepRaProfile,
+  renewBeforeMs: 30 * DAY_MS,
+  keyType: 'rsa-2048',
+  auditAction: 'scep-ra.issued',
+  issuedMessage: 'SCEP certificate issued',
 }
 
 /**

@@ -1,0 +1,71 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { findOwnedDevice } from '../db/device-repository.js'
+import { insertScepChallenge } from '../db/scep-repository.js'
+import { badRequest, notFound } from '../errors.js'
+import { scepChallengeBody, type ScepChallengeBody } from '../schemas/scep.js'
+import { parseOrBadRequest } from '../schemas/parse.js'
+import type { KagiServices } from '../startup/services.js'
+
+/** Who asks for a challenge: the token (NDES challenges are bound to it), an audit label and the client's address. */
+export interface ChallengeRequester {
+  tokenId: string
+  label: string
+  clientIp?: string
+}
+
+/** A fresh challenge: shown once, stored only as a hash. */
+export interface IssuedChallenge {
+  challenge: string
+  expiresAt: Date
+}
+
+/** 128 random bits as 32 hexadecimal digits: the form NDES hands out, which every SCEP client and MDM passes through untouched. */
+const newChallenge = (): string => randomBytes(16).toString('hex').toUpperCase()
+
+/**
+ * A one-time challenge bound to one user, optionally one device, and one
+ * profile (POST /api/v1/scep/challenges, the MDM profile with
+ * delivery=scep). What can be checked now is checked now, so a challenge
+ * handed out can succeed: the device profile needs a device with a host
+ * name, and a device given by id must belong to the user. Audited, without
+ * the challenge.
+ */
+export async function createRecordChallenge(services: Pick<KagiServices, 'db' | 'config' | 'findUserId'>, input: unknown, requester: ChallengeRequester): Promise<IssuedChallenge> {
+  const body: ScepChallengeBody = parseOrBadRequest(scepChallengeBody, input)
+  if (body.device && 'id' in body.device) {
+    const userId = await services.findUserId(body.user)
+    if (!userId || !(await findOwnedDevice(services.db, userId, body.device.id))) throw notFound(`no device ${body.device.id} belongs to ${body.user}`)
+  } else if (body.profile === 'device' && !body.device?.hostname) {
+    throw badRequest('the device profile needs "device" with a name, platform and hostname (or the id of a device that has one)', 'profile_violation')
+  }
+  return storeChallenge(services, { kind: 'record', email: body.user, device: body.device ?? null, profile: body.profile }, requester)
+}
+
+/**
+ * An NDES-style challenge (GET /certsrv/mscep_admin/): bound to the token
+ * that asked, not to a user. The SCEP request's CSR then names the user or
+ * device, which must be one kagi knows within KAGI_SCEP_ALLOWED_DOMAINS
+ * (src/scep/scep-identity.ts).
+ */
+export async function createNdesChallenge(services: Pick<KagiServices, 'db' | 'config'>, requester: ChallengeRequester): Promise<IssuedChallenge> {
+  return storeChallenge(services, { kind: 'ndes', email: null, device: null, profile: null }, requester)
+}
+
+async function storeChallenge(
+  services: Pick<KagiServices, 'db' | 'config'>,
+  binding: { kind: 'record' | 'ndes'; email: string | null; device: Record<string, unknown> | null; profile: 'user' | 'device' | null },
+  requester: ChallengeRequester,
+): Promise<IssuedChallenge> {
+  const challenge = newChallenge()
+  const expiresAt = new Date(Date.now() + services.config.scep.challengeTtlMs)
+  await insertScepChallenge(services.db, {
+    id: randomUUID(),
+    challenge,
+    ...binding,
+    tokenId: requester.tokenId,
+    createdBy: requester.label,
+    expiresAt,
+    clientIp: requester.clientIp ?? null,
+  })
+  return { challenge, expiresAt }
+}
