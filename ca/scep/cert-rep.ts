@@ -27,7 +27,7 @@ const printable = (text: string): Buffer => tlv(Tag.printableString, Buffer.from
  * request's senderNonce as recipientNonce. On SUCCESS its content is an
  * envelope, encrypted to the requester's certificate with the requester's
  * cipher, holding a certs-only SignedData with the issued certificate
- * (§3.3.2.1); FAILURE and PENDING carry no content.
+ * (§3.3.2.1); FAILURE and PENDING carry empty content.
  */
 export function certRep(context: ReplyContext, outcome: CertRepOutcome, signer: CertRepSigner): Buffer {
   const attributes = [
@@ -38,7 +38,9 @@ export function certRep(context: ReplyContext, outcome: CertRepOutcome, signer: 
     attribute(OID.scepRecipientNonce, octets(context.senderNonce)),
   ]
   if (outcome.status === 'FAILURE') attributes.push(attribute(OID.scepFailInfo, printable(String(FailInfo[outcome.failInfo]))))
+  // FAILURE and PENDING carry no envelope (§3.3.2), but an empty eContent rather than none: OpenSSL's PKCS7_verify
+  // (certmonger) refuses a SignedData without content ("no content") and would report kagi unreachable, not the refusal.
   const content =
-    outcome.status === 'SUCCESS' ? sealEnvelope(certificatesOnly([outcome.issued]), outcome.recipient, outcome.cipherOid, outcome.allowDes) : undefined
+    outcome.status === 'SUCCESS' ? sealEnvelope(certificatesOnly([outcome.issued]), outcome.recipient, outcome.cipherOid, outcome.allowDes) : Buffer.alloc(0)
   return signedData({ content, attributes, digest: context.digest, signer, chain: signer.chain })
 }

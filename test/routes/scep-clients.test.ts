@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { requireComponent } from '../support/components.js'
 import { build } from '../helper.js'
 import { run, tempDir } from '../support/openssl.js'
-import { certmongerEnroll, ScepClientError, scepclientEnroll, scepComponents, strongswanEnroll, type Enrollment } from '../support/scep-clients.js'
+import { certmongerEnroll, certmongerRejected, ScepClientError, scepclientEnroll, scepComponents, strongswanEnroll, type Enrollment } from '../support/scep-clients.js'
 
 // Three real SCEP clients enroll at kagi's /scep over loopback. Each asks with a CSR subject of
 // its own choosing (CN=evil); kagi must issue for the identity its challenge was made for.
@@ -36,7 +36,15 @@ t.test('real SCEP clients enroll at /scep with one-time challenges', async (t) =
     return run('openssl', ['x509', '-in', certFile, '-noout', '-subject', '-ext', 'subjectAltName', '-nameopt', 'RFC2253']).stdout
   }
 
+  /** The error a refused enrollment throws (anything else fails the test). */
+  const refusal = (attempt: Promise<Enrollment>): Promise<ScepClientError | undefined> =>
+    attempt.then(
+      () => undefined,
+      (error: unknown) => (error instanceof ScepClientError ? error : Promise.reject(error)),
+    )
+
   let spent: string | undefined
+  let spentByCertmonger: string | undefined
 
   await t.test('ok/scepclient-user', async (t) => {
     if (!requireComponent(t, scepComponents.scepclient)) return
@@ -48,21 +56,20 @@ t.test('real SCEP clients enroll at /scep with one-time challenges', async (t) =
   })
 
   await t.test('fail/scepclient-spent-challenge', async (t) => {
-    if (!requireComponent(t, scepComponents.scepclient) || !spent) return
-    const error = await scepclientEnroll({ url, challenge: spent, cn: 'evil', caFingerprint }).then(
-      () => undefined,
-      (e: unknown) => (e instanceof ScepClientError ? e : Promise.reject(e)),
-    )
+    if (!requireComponent(t, scepComponents.scepclient)) return
+    if (!spent) return t.fail('needs the challenge ok/scepclient-user spent')
+    const error = await refusal(scepclientEnroll({ url, challenge: spent, cn: 'evil', caFingerprint }))
     t.ok(error, 'a spent challenge is refused')
-    t.match(error?.output, /failInfo: badRequest/)
+    t.match(error?.output, /PKCSReq \(19\) request failed, failInfo: badRequest \(2\)/)
   })
 
   await t.test('ok/certmonger-device', async (t) => {
     if (!requireComponent(t, scepComponents.certmonger)) return
+    spentByCertmonger = await deviceChallenge('Alice MacBook', 'mac-cm.example.com')
     const enrollment = await certmongerEnroll({
       url,
       caPem: services.chainPem,
-      challenge: await deviceChallenge('Alice MacBook', 'mac-cm.example.com'),
+      challenge: spentByCertmonger,
       subject: 'CN=evil,O=Evil',
       email: 'evil@example.com',
     })
@@ -70,6 +77,13 @@ t.test('real SCEP clients enroll at /scep with one-time challenges', async (t) =
     t.match(names, /subject=CN=mac-cm\.example\.com/)
     t.match(names, /DNS:mac-cm\.example\.com/)
     t.notMatch(names, /evil/i, 'nothing from the CSR subject or SAN')
+  })
+
+  await t.test('fail/certmonger-spent-challenge', async (t) => {
+    if (!requireComponent(t, scepComponents.certmonger)) return
+    if (!spentByCertmonger) return t.fail('needs the challenge ok/certmonger-device spent')
+    const error = await refusal(certmongerEnroll({ url, caPem: services.chainPem, challenge: spentByCertmonger, subject: 'CN=evil' }))
+    t.ok(certmongerRejected(error), 'certmonger reports CA_REJECTED', { error: error?.message })
   })
 
   await t.test('ok/strongswan-user-aes', async (t) => {

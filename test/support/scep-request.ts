@@ -117,7 +117,8 @@ export async function readCertRep(der: Buffer, requester: Requester): Promise<Ce
   const signer = sd.signerInfos[0]!
   const attr = (type: string) => signer.signedAttrs!.attributes.find((a) => a.type === type)?.values[0]
   const text = (type: string) => (attr(type) as asn1js.PrintableString | undefined)?.valueBlock.value
-  const content = sd.encapContentInfo.eContent
+  const eContent = sd.encapContentInfo.eContent
+  const content = eContent && eContent.getValue().byteLength > 0 ? eContent : undefined
   // pkijs refuses to verify a SignedData without content (FAILURE, PENDING): check those signatures directly (RFC 5652 §5.4).
   const verified = content
     ? await sd.verify({ signer: 0, checkChain: false })
