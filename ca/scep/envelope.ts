@@ -84,8 +84,12 @@ function decryptKeyPkcs1(privateKey: KeyObject, encryptedKey: Buffer, keyBytes: 
 
 function matchesRecipient(rid: pkijs.KeyTransRecipientInfo['rid'], certificate: Buffer): boolean {
   if (!(rid instanceof pkijs.IssuerAndSerialNumber)) return false
-  const info = certificateInfo(certificate)
-  return bytes(rid.issuer.toSchema().toBER(false)).equals(info.issuer) && bytes(rid.serialNumber.valueBlock.valueHexView).equals(info.serial)
+  try {
+    const info = certificateInfo(certificate)
+    return bytes(rid.issuer.toSchema().toBER(false)).equals(info.issuer) && bytes(rid.serialNumber.valueBlock.valueHexView).equals(info.serial)
+  } catch {
+    return false // a recipient identifier pkijs parsed but cannot encode again names nobody kagi knows
+  }
 }
 
 /**

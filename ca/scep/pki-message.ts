@@ -78,13 +78,19 @@ export async function readPkiMessage(der: Buffer): Promise<PkiMessage> {
   const fail = (failInfo: FailInfoName, message: string) => new ScepFailure(failInfo, message, context)
   if (!scepDigests[signerInfo.digestAlgorithm.algorithmId]) throw fail('badAlg', `digest ${signerInfo.digestAlgorithm.algorithmId} is not offered in GetCACaps`)
 
-  const signer = (signedData.certificates ?? []).find(
-    (c): c is pkijs.Certificate =>
-      c instanceof pkijs.Certificate &&
-      signerInfo.sid instanceof pkijs.IssuerAndSerialNumber &&
-      c.issuer.isEqual(signerInfo.sid.issuer) &&
-      c.serialNumber.isEqual(signerInfo.sid.serialNumber),
-  )
+  let signer: Buffer | undefined
+  try {
+    const certificate = (signedData.certificates ?? []).find(
+      (c): c is pkijs.Certificate =>
+        c instanceof pkijs.Certificate &&
+        signerInfo.sid instanceof pkijs.IssuerAndSerialNumber &&
+        c.issuer.isEqual(signerInfo.sid.issuer) &&
+        c.serialNumber.isEqual(signerInfo.sid.serialNumber),
+    )
+    signer = certificate && bytes(certificate.toSchema().toBER(false))
+  } catch {
+    signer = undefined // a certificate pkijs parsed but cannot compare or encode is no signer kagi can check
+  }
   if (!signer) throw fail('badMessageCheck', 'the certificate that signed the pkiMessage is not in it')
   const content = signedData.encapContentInfo.eContent
   let verified = false
@@ -98,7 +104,7 @@ export async function readPkiMessage(der: Buffer): Promise<PkiMessage> {
     messageType,
     transactionId,
     senderNonce,
-    signer: bytes(signer.toSchema().toBER(false)),
+    signer,
     digest,
     envelope: content ? bytes(content.getValue()) : undefined,
   }

@@ -92,13 +92,21 @@ export async function scepOperation(services: ScepServices, body: Buffer, call: 
   }
 }
 
-/** SHA-256 of the signer's SubjectPublicKeyInfo: the requester's key, which a retry or GetCertInitial must sign with again. */
+/**
+ * SHA-256 of the signer's SubjectPublicKeyInfo: the requester's key, which a
+ * retry or GetCertInitial must sign with again. It must be RSA, since the
+ * reply is encrypted to it (RFC 8894 §3.2.2); checked before anything is
+ * issued, so a reply that cannot be sealed never leaves a certificate behind.
+ */
 function keyHashOf(signerCertificate: Buffer): Buffer {
+  let key
   try {
-    return createHash('sha256').update(new X509Certificate(signerCertificate).publicKey.export({ type: 'spki', format: 'der' })).digest()
+    key = new X509Certificate(signerCertificate).publicKey
   } catch {
     throw new ScepFailure('badMessageCheck', 'the signer certificate cannot be read')
   }
+  if (key.asymmetricKeyType !== 'rsa') throw new ScepFailure('badAlg', 'the request must be signed with an RSA key, which the reply is encrypted to (RFC 8894 §3.2.2)')
+  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest()
 }
 
 async function authorizeAndIssue(services: ScepServices, message: PkiMessage, content: Buffer, call: ScepCall): Promise<{ der: Buffer; serial: string }> {

@@ -15,7 +15,7 @@ async function ndesChallenge(kagi: TestApp, token = kagi.mdmToken): Promise<stri
   return NDES_CHALLENGE.exec(res.rawPayload.subarray(2).toString('utf16le'))!.groups!.password!
 }
 
-async function enroll(kagi: TestApp, challenge: string, subject: string, names: { emails?: string[]; dnsNames?: string[] } = {}) {
+async function enroll(kagi: TestApp, challenge: string, subject: string, names: { emails?: readonly string[]; dnsNames?: readonly string[] } = {}) {
   const ra = await kagi.app.inject({ url: '/certsrv/mscep/mscep.dll?operation=GetCACert' })
   const sd = new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(ra.rawPayload)).content })
   const recipient = Buffer.from((sd.certificates![0] as pkijs.Certificate).toSchema().toBER(false))

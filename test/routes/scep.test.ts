@@ -34,7 +34,7 @@ async function send(kagi: TestApp, requester: Requester, der: Buffer, options: {
   return readCertRep(res.rawPayload, requester)
 }
 
-async function enrollWith(kagi: TestApp, code: string, ra: Buffer, options: { subject?: string; bits?: number; query?: string; get?: boolean; cipherOid?: string } = {}) {
+async function enrollWith(kagi: TestApp, code: string, ra: Buffer, options: { subject?: string; bits?: number | 'ec'; query?: string; get?: boolean; cipherOid?: string } = {}) {
   const requester = await newRequester(options.bits)
   const csr = await csrFor(requester.cryptoKeys, options.subject ?? 'CN=evil.example.net', { challenge: code, emails: ['mallory@evil.example'] })
   const message = pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient: ra, content: csr, cipherOid: options.cipherOid })
@@ -156,6 +156,15 @@ t.test('SCEP', async (t) => {
           return send(kagi, requester, pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient: stranger.certificate, content: csr }).der)
         },
         FAIL.badMessageCheck,
+      ],
+      [
+        'signed with an EC key, which no reply can be encrypted to',
+        async () => {
+          const requester = await newRequester('ec')
+          const csr = await csrFor(requester.cryptoKeys, 'CN=x', { challenge: await challenge(kagi, { user: 'ivan@example.com', profile: 'user' }) })
+          return send(kagi, requester, pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient: ra, content: csr }).der)
+        },
+        FAIL.badAlg,
       ],
       [
         'GetCRL (unsupported type)',

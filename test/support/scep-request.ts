@@ -23,8 +23,8 @@ export interface Requester {
 }
 
 /** An RSA key and a self-signed certificate for it (RFC 8894 §2.3). */
-export async function newRequester(bits = 2048, cn = 'scep-test'): Promise<Requester & { cryptoKeys: CryptoKeyPair }> {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: bits })
+export async function newRequester(bits: number | 'ec' = 2048, cn = 'scep-test'): Promise<Requester & { cryptoKeys: CryptoKeyPair }> {
+  const { privateKey } = bits === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: bits })
   const cryptoKeys = await keysOf(privateKey)
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomBytes(8).toString('hex').replace(/^[89a-f]/, '1'),
@@ -32,13 +32,15 @@ export async function newRequester(bits = 2048, cn = 'scep-test'): Promise<Reque
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + 86_400_000),
     keys: cryptoKeys,
-    signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    signingAlgorithm: signingAlgorithm(privateKey),
   })
   return { privateKey, certificate: Buffer.from(cert.rawData), cryptoKeys }
 }
 
+const signingAlgorithm = (key: KeyObject) => (key.asymmetricKeyType === 'ec' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' })
+
 export async function keysOf(privateKey: KeyObject): Promise<CryptoKeyPair> {
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+  const alg = privateKey.asymmetricKeyType === 'ec' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
   const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' })
   const spki = (await import('node:crypto')).createPublicKey(privateKey).export({ type: 'spki', format: 'der' })
   return {
@@ -48,14 +50,14 @@ export async function keysOf(privateKey: KeyObject): Promise<CryptoKeyPair> {
 }
 
 /** A DER CSR for the key, with a subject and optional challengePassword and SANs (what an MDM's device sends). */
-export async function csrFor(keys: CryptoKeyPair, subject: string, options: { challenge?: string; emails?: string[]; dnsNames?: string[] } = {}): Promise<Buffer> {
+export async function csrFor(keys: CryptoKeyPair, subject: string, options: { challenge?: string; emails?: readonly string[]; dnsNames?: readonly string[] } = {}): Promise<Buffer> {
   const extensions: x509.Extension[] = []
   const names = [...(options.emails ?? []).map((value) => ({ type: 'email' as const, value })), ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value }))]
   if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names))
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: subject,
     keys,
-    signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    signingAlgorithm: keys.privateKey.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
     extensions,
     attributes: options.challenge ? [new x509.ChallengePasswordAttribute(options.challenge)] : [],
   })
