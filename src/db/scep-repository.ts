@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Kysely, Transaction } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database, ScepChallengeTable } from './database.js'
 
 type Executor = Kysely<Database> | Transaction<Database>
@@ -21,8 +21,13 @@ export interface NewScepChallenge {
   clientIp: string | null
 }
 
+/** Unused challenges are deleted this long after they expired (each NDES page view makes one). */
+const PRUNE_AFTER = sql`interval '1 day'`
+
+/** Stores a challenge and its audit event; prunes unused challenges that expired a day ago (the index on expires_at serves it). */
 export async function insertScepChallenge(db: Kysely<Database>, row: NewScepChallenge): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('scep_challenge').where('used_at', 'is', null).where('expires_at', '<', sql<Date>`now() - ${PRUNE_AFTER}`).execute()
     await trx
       .insertInto('scep_challenge')
       .values({

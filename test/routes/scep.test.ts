@@ -225,3 +225,13 @@ t.test('SCEP', async (t) => {
     void octets
   })
 })
+
+t.test('unused challenges are pruned a day after they expire', async (t) => {
+  const kagi = await build(t)
+  const body = { user: 'alice@example.com', profile: 'user' }
+  await challenge(kagi, body)
+  await sql`update scep_challenge set expires_at = now() - interval '2 days'`.execute(kagi.database.db)
+  await challenge(kagi, body)
+  const rows = await sql<{ n: number }>`select count(*)::int as n from scep_challenge`.execute(kagi.database.db)
+  t.equal(rows.rows[0]!.n, 1, 'the long-expired one is gone')
+})
