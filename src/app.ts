@@ -1,3 +1,4 @@
+import compress from '@fastify/compress'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { tokenAuth } from './auth/bearer.js'
 import { replyNotFound, replyWithError } from './web/error-page.js'
@@ -14,6 +15,7 @@ import { userRoutes } from './routes/api-v1-users.js'
 import { adminDeviceRoutes } from './routes/api-v1-admin-devices.js'
 import { auditRoutes } from './routes/api-v1-audit.js'
 import type { KagiServices } from './startup/services.js'
+import { faviconRoutes } from './web/favicon.js'
 import { signInMode, webRoutes } from './web/routes.js'
 
 /** Log paths that must never be written: tokens, passwords, keys. */
@@ -69,6 +71,11 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   // The API speaks JSON only; any other body type gets 415 rather than a confusing validation error.
   app.removeContentTypeParser('text/plain')
 
+  // HTML, text, JSON, CSV and XML answers are compressed (brotli at quality 4, or gzip) above 1 KiB; DER, PKCS#12 and
+  // ZIP are left alone (already dense, and OCSP and SCEP clients do not ask for it). BREACH needs an attacker's
+  // requests to carry the victim's cookie: the session cookie is SameSite=Lax, so cross-site subrequests do not.
+  // It hooks routes as they are added (onRoute), so Fastify's 404 pages stay uncompressed.
+  await app.register(compress, { global: true, threshold: 1024, customTypes: /^(text\/|application\/(json|xml|problem\+json|samlmetadata\+xml)(;|$))/ })
   // One answer for every failure: JSON for the API, OCSP, SCEP and JSON clients, a page in the browser's language otherwise.
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply))
   app.setNotFoundHandler(replyNotFound)
@@ -85,6 +92,7 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   await app.register(userRoutes, { services, requireToken })
   await app.register(adminDeviceRoutes, { services, requireToken })
   await app.register(auditRoutes, { services, requireToken })
+  await app.register(faviconRoutes)
   await app.register(webRoutes, { services })
   return app
 }
