@@ -89,6 +89,23 @@ t.test('token create, ca init/show, issue', async (t) => {
   t.notMatch(listed.stdout, /kagi_/, 'token values are never listed')
 })
 
+t.test('token names are unique among live tokens; --replace revokes the old one', async (t) => {
+  const { kagi } = await installation(t)
+  t.equal(kagi('token', 'create', '--role', 'mdm', '--name', 'jamf').status, 0)
+  const twice = kagi('token', 'create', '--role', 'mdm', '--name', 'jamf')
+  t.equal(twice.status, 1)
+  t.match(twice.stderr, /already named "jamf".*--replace/)
+  t.notMatch(twice.stdout, /kagi_/, 'no token printed')
+  const replaced = kagi('token', 'create', '--role', 'mdm', '--name', 'jamf', '--replace')
+  t.equal(replaced.status, 0, replaced.stderr)
+  t.match(replaced.stderr, /revoked 1 live token named "jamf"/)
+  const list = kagi('token', 'list').stdout.trim().split('\n')
+  t.equal(list.filter((line) => / jamf /.test(line)).length, 2)
+  t.equal(list.filter((line) => / jamf .*revoked/.test(line)).length, 1, 'one of them revoked')
+  t.equal(kagi('token', 'revoke', 'jamf').stdout.trim(), 'revoked 1 token')
+  t.equal(kagi('token', 'revoke', 'jamf').status, 1, 'none left')
+})
+
 t.test('ca import adopts an existing issuing CA', async (t) => {
   const { kagi, dataDir } = await installation(t)
   const f = (name: string) => join(dataDir, name)

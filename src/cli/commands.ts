@@ -151,15 +151,18 @@ export const commands: Record<string, Command> = {
   },
   'token create': {
     summary: 'create an API token (printed once, as the last line)',
-    usage: 'kagi token create --role admin|mdm --name NAME',
+    usage: 'kagi token create --role admin|mdm --name NAME [--replace]   (--replace revokes a live token of that name)',
     run: (config, _args, flags) => {
       const role = need(flags, 'role', 'admin or mdm')
       if (role !== 'admin' && role !== 'mdm') throw new UsageError('--role must be admin or mdm')
       const name = need(flags, 'name', 'who or what uses the token, e.g. jamf')
       if (name.length > 100) throw new UsageError('--name must be at most 100 characters')
       return withRuntime(config, 'kagi token create', async (runtime) => {
-        const { id, token } = await createToken(runtime.database.db, role as TokenRole, name)
-        await runtime.database.db.insertInto('audit_event').values({ actor: 'cli', action: 'token.created', serial: null, details: JSON.stringify({ id, name, role }) }).execute()
+        const db = runtime.database.db
+        const { id, token, replaced } = await createToken(db, role as TokenRole, name, { replace: flags.replace === true })
+        if (replaced) await db.insertInto('audit_event').values({ actor: 'cli', action: 'token.revoked', serial: null, details: JSON.stringify({ idOrName: name, revoked: replaced, replacedBy: id }) }).execute()
+        await db.insertInto('audit_event').values({ actor: 'cli', action: 'token.created', serial: null, details: JSON.stringify({ id, name, role }) }).execute()
+        if (replaced) info(`revoked ${replaced} live token${replaced === 1 ? '' : 's'} named "${name}"`)
         info(`created ${role} token "${name}" (id ${id}); it is shown only now:`)
         out(token)
         return 0
@@ -186,7 +189,7 @@ export const commands: Record<string, Command> = {
       return withRuntime(config, 'kagi token revoke', async (runtime) => {
         const n = await revokeToken(runtime.database.db, target)
         if (n) await runtime.database.db.insertInto('audit_event').values({ actor: 'cli', action: 'token.revoked', serial: null, details: JSON.stringify({ idOrName: target, revoked: n }) }).execute()
-        out(n ? `revoked ${n} token(s)` : `no live token with id or name ${target}`)
+        out(n ? `revoked ${n} token${n === 1 ? '' : 's'}` : `no live token with id or name ${target}`)
         return n ? 0 : 1
       })
     },

@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util'
 import { CaError } from '../../ca/index.js'
 import { ConfigError, loadConfig } from '../config.js'
 import { DataDirLockedError } from '../db/data-dir-lock.js'
+import { TokenNameInUseError } from '../db/token-repository.js'
 import { ApiError } from '../errors.js'
 import { restrictUmask } from '../startup/data-dir.js'
 import { info, out, UsageError } from './output.js'
 
 const stringOptions = ['role', 'name', 'cert', 'key', 'key-passphrase-file', 'root', 'profile', 'user', 'device-name', 'platform', 'hostname', 'serial-number', 'csr', 'key-type', 'out', 'reason', 'der', 'device', 'limit', 'action']
-const booleanOptions = ['force', 'pem', 'help', 'dry-run', 'renew', 'unsigned']
+const booleanOptions = ['force', 'pem', 'help', 'dry-run', 'renew', 'unsigned', 'replace']
 const cliOptions = Object.fromEntries([
   ...stringOptions.map((name) => [name, { type: 'string' as const }]),
   ...booleanOptions.map((name) => [name, { type: 'boolean' as const }]),
@@ -75,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Prints a failure without a stack trace for the errors kagi explains itself; returns the exit code. */
 function report(name: string, error: unknown): number {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof CaError || error instanceof ApiError) {
+  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof CaError || error instanceof ApiError || error instanceof TokenNameInUseError) {
     info(`kagi ${name}: ${error.message}`)
     return 1
   }

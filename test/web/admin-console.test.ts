@@ -147,6 +147,9 @@ t.test('audit log page with filters and CSV; tokens: create (shown once), last u
   const token = /<code class="password">(kagi_[A-Za-z0-9_-]+)<\/code>/.exec(created.body)?.[1]
   t.ok(token, 'the token is shown once')
   t.notMatch((await admin.get('/admin/tokens')).body, new RegExp(token!), 'and never again')
+  const twice = await admin.post('/admin/tokens', { name: 'jamf', role: 'mdm' })
+  t.equal(twice.statusCode, 409, 'a second live token of that name is refused')
+  t.match(twice.body, /already has this name/)
   t.equal((await app.inject({ method: 'GET', url: '/api/v1/mdm/profiles/macos?user=a@example.com&device=X', headers: { authorization: `Bearer ${token}` } })).statusCode < 500, true)
   const list = await admin.get('/admin/tokens')
   t.match(list.body, /<td>jamf<\/td><td>mdm<\/td><td>[^<]+<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/td>/, 'last used is recorded')

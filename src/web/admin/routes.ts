@@ -4,7 +4,7 @@ import { deviceDetail, findUsers, listAudit, userDetail, type AuditFilter } from
 import { searchCertificates, type CertificateHit, type CertificateSearch } from '../../db/certificate-search.js'
 import { lastVerification } from '../../db/audit-chain.js'
 import { dashboardStats } from '../../db/dashboard-stats.js'
-import { createToken, listTokens, revokeToken } from '../../db/token-repository.js'
+import { createToken, listTokens, revokeToken, TokenNameInUseError } from '../../db/token-repository.js'
 import { ConfigError } from '../../config.js'
 import { ApiError } from '../../errors.js'
 import { loadPanosConfig } from '../../panos/config.js'
@@ -232,7 +232,14 @@ export async function adminRoutes(app: FastifyInstance, { services }: { services
   app.post('/admin/tokens', { preValidation: app.csrfProtection }, async (request, reply) => {
     const form = tokenForm.safeParse(request.body ?? {})
     if (!form.success) return showTokens(request, reply, { error: form.error.issues[0]!.message }, 400)
-    const { id, token } = await createToken(db, form.data.role, form.data.name)
+    let created
+    try {
+      created = await createToken(db, form.data.role, form.data.name)
+    } catch (error) {
+      if (error instanceof TokenNameInUseError) return showTokens(request, reply, { error: at(pageContext(request).lang, 'tokenNameInUse') }, 409)
+      throw error
+    }
+    const { id, token } = created
     await db.insertInto('audit_event').values({ actor: actorOf(request), client_ip: request.ip, action: 'token.created', serial: null, details: JSON.stringify({ id, name: form.data.name, role: form.data.role }) }).execute()
     request.log.info({ admin: request.user!.email, tokenId: id, role: form.data.role }, 'API token created')
     return showTokens(request, reply, { created: { name: form.data.name, token } })
