@@ -3,7 +3,7 @@
  * file name, stable identifiers, the PKCS#12 and a checked portal address.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import type { BundleSettings, Credential } from './bundle-types.js'
+import type { BundleSettings, BundleTarget, Credential } from './bundle-types.js'
 import { buildPkcs12 } from './pkcs12.js'
 
 /** The settings' randomness source, or crypto.randomBytes. */
@@ -45,7 +45,7 @@ const MAX_STEM = 64 - '.mobileconfig'.length
  * with no ASCII letters (e.g. Japanese) falls back to the subject, then to
  * the device id.
  */
-export function fileStem(credential: Credential): string {
+export function fileStem(credential: Pick<BundleTarget, 'kind' | 'subject' | 'deviceId' | 'deviceName'>): string {
   const name = slug(credential.deviceName) || slug(credential.subject) || slug(credential.deviceId) || 'credential'
   const suffix = credential.kind === 'device' ? '-device' : ''
   const stem = `kagi-${name}`.slice(0, MAX_STEM - suffix.length).replace(/-+$/, '')

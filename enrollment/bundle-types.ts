@@ -12,18 +12,10 @@ export const platforms = ['macos', 'ios', 'windows', 'chromeos', 'android'] as c
 /** An operating system kagi builds an installable bundle for. */
 export type Platform = (typeof platforms)[number]
 
-/** An issued credential kagi generated the key for. */
-export interface Credential {
+/** Whom and which device a bundle is for: file names and profile identifiers derive from it. */
+export interface BundleTarget {
   /** `user` → login keychain / CurrentUser\My; `device` → System keychain / LocalMachine\My. */
   kind: EnrollmentProfile
-  /** Leaf certificate, DER. */
-  certificate: Buffer
-  /** RSA or EC private key of the leaf. */
-  privateKey: KeyObject
-  /** CA certificates, DER: [issuing CA, root CA]. */
-  chain: readonly Buffer[]
-  /** Certificate serial, hex; for file names and display only. */
-  serial: string
   /** The certificate CN (email or hostname). */
   subject: string
   /** The owner's email. */
@@ -31,6 +23,32 @@ export interface Credential {
   /** kagi's device id (uuid), stable across re-enrollment: identifiers derive from it. */
   deviceId: string
   deviceName: string
+  /** CA certificates, DER: [issuing CA, root CA]. */
+  chain: readonly Buffer[]
+}
+
+/** An issued credential kagi generated the key for. */
+export interface Credential extends BundleTarget {
+  /** Leaf certificate, DER. */
+  certificate: Buffer
+  /** RSA or EC private key of the leaf. */
+  privateKey: KeyObject
+  /** Certificate serial, hex; for file names and display only. */
+  serial: string
+}
+
+/**
+ * A device that is to enroll itself over SCEP (RFC 8894): no key and no
+ * certificate yet, the device makes its key and asks kagi with the
+ * challenge. `deviceId` is kagi's device id, or, for a device kagi creates
+ * only when it enrolls, a UUID derived from the serial number the MDM names
+ * it by (the caller's choice, as long as it is stable for the device).
+ */
+export interface ScepEnrollment extends BundleTarget {
+  /** kagi's SCEP URL, with the `?profile=` the challenge is bound to. */
+  url: string
+  /** The one-time challenge (the CSR's challengePassword). */
+  challenge: string
 }
 
 /** The certificate and key that sign Apple configuration profiles. */

@@ -4,9 +4,11 @@
  * except through BundleSettings), so src/ only adds HTTP around them.
  */
 import { buildAndroidBundle } from './android.js'
+import type { ApplePlatform } from './apple-payloads.js'
 import { buildAppleProfile } from './apple-profile.js'
+import { buildAppleScepProfile } from './apple-scep-profile.js'
 import { fileStem } from './bundle-common.js'
-import type { Bundle, Platform, BundleSettings, Credential } from './bundle-types.js'
+import type { Bundle, Platform, BundleSettings, Credential, ScepEnrollment } from './bundle-types.js'
 import { signAttached } from './cms-signed-data.js'
 import { buildOnc } from './onc.js'
 import { buildWindowsScript } from './windows-script.js'
@@ -38,11 +40,8 @@ export function buildBundle(platform: Platform, credential: Credential, settings
   const contentType = bundleContentTypes[platform]
   switch (platform) {
     case 'macos':
-    case 'ios': {
-      const profile = buildAppleProfile(platform, credential, settings)
-      const body = settings.signer ? signAttached(profile, settings.signer, settings.now ?? new Date()) : profile
-      return { body, filename: `${stem}.mobileconfig`, contentType }
-    }
+    case 'ios':
+      return appleBundle(platform, buildAppleProfile(platform, credential, settings), stem, settings)
     case 'windows':
       return { body: buildWindowsScript(credential, settings), filename: `${stem}.ps1`, contentType }
     case 'chromeos':
@@ -52,4 +51,18 @@ export function buildBundle(platform: Platform, credential: Credential, settings
       return { body, filename, contentType, pkcs12Password }
     }
   }
+}
+
+/**
+ * The SCEP-enrollment profile for macOS or iOS (apple-scep-profile.ts),
+ * CMS-signed when settings.signer is set. Other platforms have no SCEP
+ * payload kagi could hand out.
+ */
+export function buildScepBundle(platform: ApplePlatform, enrollment: ScepEnrollment, settings: BundleSettings): Bundle {
+  return appleBundle(platform, buildAppleScepProfile(platform, enrollment, settings), fileStem(enrollment), settings)
+}
+
+function appleBundle(platform: ApplePlatform, profile: Buffer, stem: string, settings: BundleSettings): Bundle {
+  const body = settings.signer ? signAttached(profile, settings.signer, settings.now ?? new Date()) : profile
+  return { body, filename: `${stem}.mobileconfig`, contentType: bundleContentTypes[platform] }
 }

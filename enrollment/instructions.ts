@@ -6,7 +6,7 @@
  * trust on ChromeOS, and the PKCS#12 password on Android.
  */
 import type { Platform, Credential } from './bundle-types.js'
-import { globalProtectSettingsDomain } from './apple-profile.js'
+import { globalProtectSettingsDomain } from './apple-payloads.js'
 import { portalAddress } from './bundle-common.js'
 
 export type InstructionLanguage = 'en' | 'ja'

@@ -10,7 +10,7 @@ export const apiErrorStatus = {
   invalid_serial: 400,
   invalid_platform: 400,
   profile_violation: 400, // the request does not fit the certificate profile
-  scep_unavailable: 400,
+  scep_unavailable: 400, // delivery=scep for a platform that has no SCEP payload (only Apple profiles do)
   scep_malformed: 400, // a SCEP body or message that is no pkiMessage (RFC 8894 §3.2)
   scep_unsupported_operation: 400,
   unauthorized: 401,

@@ -4,6 +4,7 @@ import { badRequest } from '../errors.js'
 import { mdmProfileQuery } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
 import { deviceByIdOrSerial, enroll } from '../use-cases/enroll.js'
+import { scepProfile } from '../use-cases/scep-profile.js'
 import { tokenActor } from './api-v1-certificates.js'
 import { sendBundle } from './bundle-reply.js'
 import type { RouteOptions } from './route-options.js'
@@ -14,15 +15,26 @@ import type { RouteOptions } from './route-options.js'
  * hardware serial number (a new serial number adds the device to the
  * inventory). While the device's certificate of that profile is not near
  * expiry the answer is 409 `certificate_current` unless `renew=true`: an MDM
- * that fetches the same profile again must not pile up certificates.
+ * that fetches the same profile again must not pile up certificates. With
+ * `delivery=scep` (macOS, iOS) the profile carries a SCEP payload and a
+ * one-time challenge instead of a key: the device enrolls itself at /scep,
+ * and the answer's `x-kagi-challenge-expires` says by when.
  */
 export async function mdmRoutes(app: FastifyInstance, { services, requireToken }: RouteOptions): Promise<void> {
   app.get<{ Params: { platform: string } }>('/api/v1/mdm/profiles/:platform', { preHandler: requireToken('mdm', 'admin') }, async (request, reply) => {
     const platform = platforms.find((p) => p === request.params.platform)
     if (!platform) throw badRequest(`platform must be one of ${platforms.join(', ')}`, 'invalid_platform')
     const query = parseOrBadRequest(mdmProfileQuery, request.query, 'query parameter(s)')
-    // SCEP delivery needs kagi's SCEP server, which is a separate issue not built yet.
-    if (query.delivery === 'scep') throw badRequest('delivery=scep is not available: kagi has no SCEP server yet; omit delivery to receive a PKCS#12 profile', 'scep_unavailable')
+    if (query.delivery === 'scep') {
+      if (query.renew !== undefined) throw badRequest('renew applies to delivery=pkcs12: a SCEP profile issues nothing until the device enrolls')
+      const principal = request.principal!
+      const requester = { tokenId: principal.id, label: `token:${principal.name}`, clientIp: request.ip }
+      const scep = await scepProfile(services, { platform, email: query.user, profile: query.profile, device: query.device, hostname: query.hostname, signed: query.signed !== 'false' }, requester)
+      request.log.info({ platform, deviceId: scep.deviceId, profile: query.profile }, 'MDM SCEP profile issued')
+      if (scep.deviceId) reply.header('x-kagi-device-id', scep.deviceId)
+      reply.header('x-kagi-challenge-expires', scep.expiresAt.toISOString())
+      return sendBundle(reply, scep.bundle)
+    }
     const result = await enroll(services, {
       actor: tokenActor(request),
       email: query.user,

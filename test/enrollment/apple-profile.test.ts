@@ -1,29 +1,15 @@
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { buildAppleProfile } from '../../enrollment/apple-profile.js'
 import { buildBundle } from '../../enrollment/bundle.js'
 import type { BundleSettings, Credential } from '../../enrollment/bundle-types.js'
 import { run, tempDir } from '../support/openssl.js'
-import { assertPkcs12, dataOf, freshCredential, pem, pythonPlist, skipUnlessTools, testSettings } from './fixtures/helpers.js'
+import { assertPkcs12, dataOf, freshCredential, parseProfile, pem, skipUnlessTools, testSettings, type Dict } from './fixtures/helpers.js'
 
 const skip = skipUnlessTools(t, ['openssl', 'plistutil', 'python3'])
 
-type Dict = Record<string, unknown>
 const UUID = /^[0-9A-F]{8}-[0-9A-F]{4}-5[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/
-
-/** Parses a profile with both plistutil (forced binary conversion) and plistlib; returns the plistlib view. */
-function parseProfile(t: Test, xml: Buffer): Dict {
-  const dir = tempDir(t)
-  const file = dir.file('profile.mobileconfig', xml)
-  const bin = join(dir.dir, 'profile.bplist')
-  const r = run('plistutil', ['-i', file, '-f', 'bin', '-o', bin])
-  // plistutil exits 0 on failure; only a non-empty output proves the parse.
-  t.notMatch(r.stdout + r.stderr, /ERROR/, 'plistutil parses it')
-  t.ok(statSync(bin, { throwIfNoEntry: false })?.size, 'plistutil wrote a non-empty binary plist')
-  t.same(pythonPlist(bin), pythonPlist(file), 'plistutil and plistlib read the same values')
-  return pythonPlist(file) as Dict
-}
 
 const byType = (profile: Dict, type: string): Dict[] => (profile.PayloadContent as Dict[]).filter((p) => p.PayloadType === type)
 
