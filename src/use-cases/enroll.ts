@@ -275,7 +275,7 @@ function existing(row: DeviceRow, hostname: string | undefined): ResolvedDevice 
 }
 
 /** KAGI_DEVICE_HOSTNAME_SUFFIXES: the host name must be one of the domains or inside one. */
-function checkHostnameSuffix(suffixes: readonly string[], hostname: string): void {
+export function checkHostnameSuffix(suffixes: readonly string[], hostname: string): void {
   if (suffixes.length === 0) return
   if (suffixes.some((suffix) => hostname === suffix || hostname.endsWith(`.${suffix}`))) return
   throw badRequest(`hostname ${hostname} is not in the company's domains (${suffixes.join(', ')}); ask IT which name to use`, 'profile_violation')
@@ -289,11 +289,12 @@ function checkHostnameSuffix(suffixes: readonly string[], hostname: string): voi
  */
 async function othersHoldingHostname(services: EnrollServices, request: Request, userId: string | undefined, hostname: string, now: Date) {
   const holders = (await activeHoldersOfHostname(services.db, hostname, now)).filter((h) => h.user_id !== userId)
-  if (holders.length > 0 && request.actor.role !== 'admin') {
-    throw new ApiError('hostname_taken', `the host name ${hostname} belongs to another user's device; an administrator can reassign it`)
-  }
+  if (holders.length > 0 && request.actor.role !== 'admin') throw hostnameTaken(hostname)
   return holders
 }
+
+export const hostnameTaken = (hostname: string): ApiError =>
+  new ApiError('hostname_taken', `the host name ${hostname} belongs to another user's device; an administrator can reassign it`)
 
 /** MDMs that fetch the same profile again must not pile up certificates: 409 while the current one is far from expiry. */
 async function refuseWhileCurrent(services: EnrollServices, deviceId: string, profile: string, now: Date): Promise<void> {

@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { activeHoldersOfHostname } from '../db/certificate-query.js'
 import { findOwnedDevice } from '../db/device-repository.js'
 import { insertScepChallenge } from '../db/scep-repository.js'
 import { badRequest, notFound } from '../errors.js'
 import { scepChallengeBody, type ScepChallengeBody } from '../schemas/scep.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
 import type { KagiServices } from '../startup/services.js'
+import { checkHostnameSuffix, hostnameTaken } from './enroll.js'
 
 /** Who asks for a challenge: the token (NDES challenges are bound to it), an audit label and the client's address. */
 export interface ChallengeRequester {
@@ -26,17 +28,24 @@ const newChallenge = (): string => randomBytes(16).toString('hex').toUpperCase()
  * A one-time challenge bound to one user, optionally one device, and one
  * profile (POST /api/v1/scep/challenges, the MDM profile with
  * delivery=scep). What can be checked now is checked now, so a challenge
- * handed out can succeed: the device profile needs a device with a host
- * name, and a device given by id must belong to the user. Audited, without
- * the challenge.
+ * handed out can succeed: a device given by id must belong to the user, and
+ * the device profile needs a host name in KAGI_DEVICE_HOSTNAME_SUFFIXES that
+ * no other user's device holds. Audited, without the challenge.
  */
 export async function createRecordChallenge(services: Pick<KagiServices, 'db' | 'config' | 'findUserId'>, input: unknown, requester: ChallengeRequester): Promise<IssuedChallenge> {
   const body: ScepChallengeBody = parseOrBadRequest(scepChallengeBody, input)
+  const userId = await services.findUserId(body.user)
+  let hostname: string | undefined
   if (body.device && 'id' in body.device) {
-    const userId = await services.findUserId(body.user)
-    if (!userId || !(await findOwnedDevice(services.db, userId, body.device.id))) throw notFound(`no device ${body.device.id} belongs to ${body.user}`)
-  } else if (body.profile === 'device' && !body.device?.hostname) {
-    throw badRequest('the device profile needs "device" with a name, platform and hostname (or the id of a device that has one)', 'profile_violation')
+    const device = userId ? await findOwnedDevice(services.db, userId, body.device.id) : undefined
+    if (!device) throw notFound(`no device ${body.device.id} belongs to ${body.user}`)
+    hostname = device.hostname ?? undefined
+  } else hostname = body.device?.hostname
+  if (body.profile === 'device') {
+    if (!hostname) throw badRequest('the device profile needs "device" with a name, platform and hostname (or the id of a device that has one)', 'profile_violation')
+    // The enrollment's own rules for the name, checked now so that no challenge is handed out that must fail.
+    checkHostnameSuffix(services.config.deviceHostnameSuffixes, hostname)
+    if ((await activeHoldersOfHostname(services.db, hostname, new Date())).some((h) => h.user_id !== userId)) throw hostnameTaken(hostname)
   }
   return storeChallenge(services, { kind: 'record', email: body.user, device: body.device ?? null, profile: body.profile }, requester)
 }
