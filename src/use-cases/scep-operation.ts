@@ -102,6 +102,7 @@ function keyHashOf(signerCertificate: Buffer): Buffer {
   let key
   try {
     key = new X509Certificate(signerCertificate).publicKey
+    certificateInfo(signerCertificate) // the strict DER reader the reply's envelope addresses it with (sealEnvelope)
   } catch {
     throw new ScepFailure('badMessageCheck', 'the signer certificate cannot be read')
   }
