@@ -14,7 +14,7 @@ export interface LoadResult {
 /**
  * Sends requests from `concurrency` parallel loops over keep-alive
  * connections for `seconds` (bounded also by `maxRequests`), counting 2xx as
- * success.
+ * success (and what `check` accepts, when given).
  */
 export async function load(options: {
   url: string
@@ -24,6 +24,8 @@ export async function load(options: {
   concurrency: number
   seconds: number
   maxRequests: number
+  /** Judges a 2xx answer further (a SCEP FAILURE is a 200): an error text, or undefined for a success. */
+  check?: (status: number, body: Buffer) => string | undefined
 }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency })
   const target = new URL(options.url)
@@ -47,6 +49,12 @@ export async function load(options: {
             if (!res.statusCode || res.statusCode >= 300) {
               errors++
               firstError ??= `${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 200)}`
+            } else if (options.check) {
+              const problem = options.check(res.statusCode, Buffer.concat(chunks))
+              if (problem) {
+                errors++
+                firstError ??= problem
+              }
             }
             resolve()
           })

@@ -10,6 +10,7 @@ import pg from 'pg'
 import { load } from './load.js'
 import { benchRevocation } from './revocation.js'
 import { benchAdminConsole } from './admin-console.js'
+import { benchScep } from './scep.js'
 
 /**
  * `npm run bench`: kagi's throughput and start-up, each next to a peer run on
@@ -18,10 +19,12 @@ import { benchAdminConsole } from './admin-console.js'
  * - issuance from CSRs over HTTP (ECDSA P-256 CA) vs `openssl speed ecdsap256` signatures/s;
  * - server-side RSA-2048 key generation + PKCS#12 vs `openssl speed rsa2048`... keygen has no
  *   speed test, so vs `openssl genpkey` runs/s;
- * - `kagi serve` start-up time and peak RSS under load.
+ * - `kagi serve` start-up time and peak RSS under load;
+ * - SCEP PKCSReq enrollments/s vs micromdm's scepserver (bench/scep.ts).
  *
  * Env: DATABASE_URL to bench on PostgreSQL (a fresh database is created on that server);
- * BENCH_SECONDS (default 8) per phase; BENCH_ADMIN=0 skips the admin-console phase.
+ * BENCH_SECONDS (default 8) per phase; BENCH_ADMIN=0 skips the admin-console phase,
+ * BENCH_SCEP=0 the SCEP phase.
  */
 x509.cryptoProvider.set(webcrypto as Crypto)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
@@ -183,6 +186,11 @@ async function main(): Promise<void> {
       say(`peak RSS under load: ${rssMb.toFixed(0)} MB`)
       progress('revocation benchmarks')
       for (const line of await benchRevocation(env.DATABASE_URL, SECONDS)) say(line)
+      // SCEP enrollments vs micromdm's scepserver (its own fresh database); BENCH_SCEP=0 skips.
+      if (process.env.BENCH_SCEP !== '0') {
+        progress('SCEP benchmarks')
+        for (const line of await benchScep(process.env.DATABASE_URL, SECONDS)) say(line)
+      }
       // Issue 12: admin search < 200 ms, dashboard < 500 ms at 100k certificates (its own fresh database); BENCH_ADMIN=0 skips.
       if (process.env.BENCH_ADMIN !== '0') {
         progress('admin console benchmarks (seeding 100k certificates)')

@@ -30,7 +30,8 @@ const bytes = (view: ArrayBuffer | Uint8Array): Buffer => Buffer.from(view insta
 /** The single value of a signed attribute, or undefined. */
 function attributeValue(attributes: readonly pkijs.Attribute[], type: string): asn1js.AsnType | undefined {
   const matching = attributes.filter((a) => a.type === type)
-  if (matching.length !== 1 || matching[0]!.values.length !== 1) return undefined
+  // pkijs leaves `values` undefined for an empty SET.
+  if (matching.length !== 1 || matching[0]!.values?.length !== 1) return undefined
   return matching[0]!.values[0]
 }
 
@@ -70,11 +71,13 @@ export async function readPkiMessage(der: Buffer): Promise<PkiMessage> {
   const messageType = Number(stringValue(attributeValue(attributes, OID.scepMessageType)))
   const transactionId = stringValue(attributeValue(attributes, OID.scepTransactionId))
   const senderNonce = octetValue(attributeValue(attributes, OID.scepSenderNonce))
-  if (!Number.isInteger(messageType) || !transactionId || transactionId.length > 256 || !senderNonce || senderNonce.length < 8 || senderNonce.length > 64) {
+  // transactionID is a PrintableString (§3.2.1.1): printable ASCII only, which also keeps NULs out of the database.
+  const printable = transactionId !== undefined && /^[\x20-\x7e]{1,256}$/.test(transactionId)
+  if (!Number.isInteger(messageType) || !printable || !senderNonce || senderNonce.length < 8 || senderNonce.length > 64) {
     throw new ScepMalformed('the pkiMessage lacks messageType, transactionID or senderNonce (RFC 8894 §3.2.1)')
   }
   const digest = scepDigests[signerInfo.digestAlgorithm.algorithmId] ?? 'sha256'
-  const context: ReplyContext = { transactionId, senderNonce, digest }
+  const context: ReplyContext = { transactionId: transactionId!, senderNonce: senderNonce!, digest }
   const fail = (failInfo: FailInfoName, message: string) => new ScepFailure(failInfo, message, context)
   if (!scepDigests[signerInfo.digestAlgorithm.algorithmId]) throw fail('badAlg', `digest ${signerInfo.digestAlgorithm.algorithmId} is not offered in GetCACaps`)
 
@@ -102,7 +105,7 @@ export async function readPkiMessage(der: Buffer): Promise<PkiMessage> {
   if (!verified) throw fail('badMessageCheck', 'the pkiMessage signature does not verify')
   return {
     messageType,
-    transactionId,
+    transactionId: transactionId!,
     senderNonce,
     signer,
     digest,
