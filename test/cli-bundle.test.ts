@@ -20,6 +20,7 @@ t.test('kagi bundle writes the platform file; bad input is a usage error', async
   const r = kagi('bundle', '--user', 'alice@example.com', '--platform', 'chromeos', '--device-name', 'Chromebook', '--out', onc)
   t.equal(r.status, 0, r.stderr)
   t.match(r.stdout, /wrote .*alice\.onc/)
+  t.match(r.stderr, /and a ChromeOS bundle for/)
   t.equal(statSync(onc).mode & 0o777, 0o600, 'mode 0600: it holds a private key')
   const parsed = JSON.parse(readFileSync(onc, 'utf8'))
   t.equal(parsed.Type, 'UnencryptedConfiguration')

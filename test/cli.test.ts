@@ -70,14 +70,14 @@ t.test('token create, ca init/show, issue', async (t) => {
   t.match(kagi('revoke', serial, '--reason', 'bogus').stderr, /reason must be one of/)
   const crl = kagi('crl')
   t.equal(crl.status, 0, crl.stderr)
-  t.match(crl.stderr, /1 entries/)
+  t.match(crl.stderr, /1 entry,/)
   const crlText = run('openssl', ['crl', '-noout', '-text'], crl.stdout)
   t.match(crlText.stdout, new RegExp(`Serial Number: ${serial.toUpperCase()}[\\s\\S]*Key Compromise`))
   t.equal(kagi('crl', 'root').status, 0, 'root CRL')
 
   const device = kagi('issue', '--profile', 'device', '--user', 'alice@example.com', '--device-name', 'Build box', '--platform', 'windows', '--out', join(dataDir, 'd'))
   t.equal(device.status, 1)
-  t.match(device.stderr, /requires device.hostname/)
+  t.match(device.stderr, /requires --hostname/, 'CLI flags, not API fields')
   const usage = kagi('token', 'create', '--role', 'root', '--name', 'x')
   t.equal(usage.status, 2)
   t.match(usage.stderr, /--role must be admin or mdm/)
@@ -134,7 +134,7 @@ t.test('ca import adopts an existing issuing CA', async (t) => {
   t.equal(v.status, 0, v.stdout + v.stderr)
 })
 
-t.test('serve: ready, answers, refuses a second writer, shuts down on SIGTERM', async (t) => {
+t.test('serve: ready, answers, runs a CLI command given meanwhile, shuts down on SIGTERM', async (t) => {
   const { env, kagi } = await installation(t)
   const port = await freePort()
   const child = spawn(process.execPath, [bin, 'serve'], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -153,11 +153,9 @@ t.test('serve: ready, answers, refuses a second writer, shuts down on SIGTERM', 
   t.equal(root.headers.get('content-type'), 'application/pkix-cert')
   t.match(log, /kagi ready on/)
   t.notMatch(log, /cli-test-passphrase/, 'the passphrase is never logged')
-  if (!process.env.DATABASE_URL) {
-    const second = kagi('token', 'create', '--role', 'admin', '--name', 'x')
-    t.equal(second.status, 1)
-    t.match(second.stderr, /in use by process \d+ \(kagi serve/)
-  }
+  // On the embedded database the server runs it (over its socket, see cli-socket.test.ts); on PostgreSQL the CLI opens the database too.
+  const second = kagi('token', 'create', '--role', 'admin', '--name', 'x')
+  t.equal(second.status, 0, second.stderr)
   child.kill('SIGTERM')
   const [code] = await Promise.race([once(child, 'exit'), new Promise<[number]>((r) => setTimeout(() => r([-1]), 15_000))])
   t.equal(code, 0, 'clean exit on SIGTERM')

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { recordVerification } from '../db/audit-chain.js'
 import { runtimeServices } from '../startup/runtime.js'
 import { createAuditHeadSigner, verifyAudit } from '../use-cases/audit-heads.js'
-import { withRuntime, type Command } from './command.js'
+import { withRuntime, type ListedCommand } from './command.js'
 import { info, out, UsageError } from './output.js'
 
 /** Control characters would act on the terminal: shown as U+FFFD. */
@@ -11,12 +11,13 @@ const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\
 const count = (n: number, what: string): string => `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`
 
 /** `kagi audit verify | sign | list`: same shape as the entries of `commands` in commands.ts. */
-export const auditCommands: Record<string, Command> = {
+export const auditCommands: Record<string, ListedCommand> = {
   'audit verify': {
     summary: 'recompute the audit log\'s hash chain and check its signed heads (exit 1 names the first event altered, removed or inserted)',
     usage: 'kagi audit verify',
-    run: (config, args) => {
-      if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`)
+    options: {},
+    example: 'kagi audit verify',
+    run: (config) => {
       return withRuntime(config, 'kagi audit verify', async (runtime) => {
         // Loading the CA proves the passphrase: signed heads are believed only from CAs whose keys it decrypts.
         const services = await runtimeServices(runtime, { create: false })
@@ -41,8 +42,9 @@ export const auditCommands: Record<string, Command> = {
   'audit sign': {
     summary: 'sign the audit log\'s current head now (a running kagi does it every 10 minutes)',
     usage: 'kagi audit sign',
-    run: (config, args) => {
-      if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`)
+    options: {},
+    example: 'kagi audit sign',
+    run: (config) => {
       return withRuntime(config, 'kagi audit sign', async (runtime) => {
         const services = await runtimeServices(runtime, { create: false })
         if (!services) throw new UsageError('no CA yet: nothing to sign with')
@@ -59,9 +61,13 @@ export const auditCommands: Record<string, Command> = {
   },
   'audit list': {
     summary: 'print recent audit events, oldest first (id, time, actor, action, serial)',
-    usage: 'kagi audit list [--limit N] [--action ACTION]   (default 50 events, at most 10,000)',
-    run: (config, args, flags) => {
-      if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`)
+    usage: 'kagi audit list [--limit N] [--action ACTION]',
+    options: {
+      limit: { value: 'N', help: 'how many of the latest events to print (default 50, at most 10,000)' },
+      action: { value: 'ACTION', help: 'only events of this action, e.g. certificate.revoked or token.created' },
+    },
+    example: 'kagi audit list --action token.created --limit 10',
+    run: (config, _args, flags) => {
       const limit = flags.limit === undefined ? 50 : Number(flags.limit)
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000')
       const action = flags.action

@@ -5,7 +5,7 @@ import { importIssuingCa, initCa, loadCa, subjectText, type LoadedCa } from '../
 import { createToken, listTokens, revokeToken, type TokenRole } from '../db/token-repository.js'
 import { runtimeServices, type Runtime } from '../startup/runtime.js'
 import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
-import { withRuntime, type Command, type Flags } from './command.js'
+import { withRuntime, type Flags, type ListedCommand } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
 import { auditCommands } from './audit-command.js'
@@ -21,6 +21,7 @@ import { emailField } from '../schemas/identity.js'
 import { endSessionsOfUser, rotateSessionKey } from '../use-cases/sessions.js'
 import { resolveDeviceRef, revokeDevice, revokeUser } from '../use-cases/offboard.js'
 import { revokeDeviceBody, revokeUserBody } from '../schemas/admin.js'
+import { platformNames, withArticle } from './wording.js'
 
 export type { Flags } from './command.js'
 
@@ -72,10 +73,13 @@ const text = (flags: Flags, name: string): string | undefined => (typeof flags[n
 const fingerprint = (der: Buffer): string => createHash('sha256').update(der).digest('hex').match(/../g)!.join(':').toUpperCase()
 
 /** The commands, by name. Each returns the process exit code. */
-export const commands: Record<string, Command> = {
+export const commands: Record<string, ListedCommand> = {
   serve: {
     summary: 'run the HTTP service (creates the CA on first start)',
     usage: 'kagi serve',
+    options: {},
+    example: 'PORT=3000 kagi serve',
+    notInServer: () => 'kagi serve is already running on this data directory',
     run: async (config) => {
       // Loaded on demand: the server's modules load while the embedded database opens.
       const { serve } = await import('../server.js')
@@ -86,6 +90,9 @@ export const commands: Record<string, Command> = {
   migrate: {
     summary: 'apply pending database migrations',
     usage: 'kagi migrate',
+    options: {},
+    example: 'DATABASE_URL=postgres://kagi@db/kagi kagi migrate',
+    notInServer: () => 'the running kagi serve applied every pending migration when it started; there is nothing to apply while it runs',
     run: (config) =>
       withRuntime(config, 'kagi migrate', async (runtime) => {
         for (const m of runtime.migrations) out(`${m.status === 'Success' ? 'applied' : m.status}: ${m.name}`)
@@ -96,6 +103,9 @@ export const commands: Record<string, Command> = {
   'ca init': {
     summary: 'create the root and issuing CA (no-op when they exist, unless --force)',
     usage: 'kagi ca init [--force]',
+    options: { force: { help: 'replace an existing CA (the certificates it issued no longer chain to the new one)' } },
+    example: 'kagi ca init',
+    notInServer: (flags) => (flags.force ? 'stop kagi serve first: --force replaces the CA the running server has loaded' : undefined),
     run: (config, _args, flags) =>
       withRuntime(config, 'kagi ca init', async (runtime) => {
         info(`creating ${config.caKeyType} root and issuing CA "${config.caName}" (keys encrypted with PBKDF2, this takes a moment)...`)
@@ -111,6 +121,8 @@ export const commands: Record<string, Command> = {
   'ca show': {
     summary: 'print the active CA certificates (add --pem for the chain)',
     usage: 'kagi ca show [--pem]',
+    options: { pem: { help: 'also print the issuing and root certificates as PEM (the chain to install)' } },
+    example: 'kagi ca show --pem > kagi-chain.pem',
     run: (config, _args, flags) =>
       withRuntime(config, 'kagi ca show', async (runtime) => {
         const ca = await loadCa(runtime.database.db, runtime.passphrase.value)
@@ -135,6 +147,14 @@ export const commands: Record<string, Command> = {
   'ca import': {
     summary: 'adopt an existing issuing CA (certificate chain + key)',
     usage: 'kagi ca import --cert ISSUING_AND_CHAIN.pem --key KEY.pem [--key-passphrase-file F] [--root ROOT.pem]',
+    options: {
+      cert: { value: 'FILE', file: true, help: 'the issuing CA certificate in PEM, followed by the certificates up to its root' },
+      key: { value: 'FILE', file: true, help: "the issuing CA's private key in PEM (PKCS#8, encrypted or not)" },
+      'key-passphrase-file': { value: 'FILE', file: true, help: 'a file holding the passphrase of an encrypted --key' },
+      root: { value: 'FILE', file: true, help: 'the root certificate in PEM, when --cert does not end with it' },
+    },
+    example: 'kagi ca import --cert issuing-and-root.pem --key issuing.key',
+    notInServer: () => 'stop kagi serve first: the running server keeps the CA it loaded at start, which this command replaces',
     run: (config, _args, flags) => {
       const certPem = readInput(need(flags, 'cert', 'PEM issuing CA certificate, followed by its root'), 'certificate')
       const keyPem = readInput(need(flags, 'key', 'PEM private key of the issuing CA'), 'key')
@@ -151,7 +171,13 @@ export const commands: Record<string, Command> = {
   },
   'token create': {
     summary: 'create an API token (printed once, as the last line)',
-    usage: 'kagi token create --role admin|mdm --name NAME [--replace]   (--replace revokes a live token of that name)',
+    usage: 'kagi token create --role admin|mdm --name NAME [--replace]',
+    options: {
+      role: { value: 'admin|mdm', help: 'what the token may call: admin (the whole API) or mdm (issuing and the MDM profile routes)' },
+      name: { value: 'NAME', help: 'who or what uses the token, e.g. jamf (at most 100 characters, unique among live tokens)' },
+      replace: { help: 'revoke the live token of that name instead of refusing to create a second one' },
+    },
+    example: 'TOKEN=$(kagi token create --role mdm --name jamf | tail -n1)',
     run: (config, _args, flags) => {
       const role = need(flags, 'role', 'admin or mdm')
       if (role !== 'admin' && role !== 'mdm') throw new UsageError('--role must be admin or mdm')
@@ -172,6 +198,8 @@ export const commands: Record<string, Command> = {
   'token list': {
     summary: 'list API tokens (never their values)',
     usage: 'kagi token list',
+    options: {},
+    example: 'kagi token list',
     run: (config) =>
       withRuntime(config, 'kagi token list', async (runtime) => {
         for (const t of await listTokens(runtime.database.db)) {
@@ -183,6 +211,9 @@ export const commands: Record<string, Command> = {
   'token revoke': {
     summary: 'revoke an API token by id or name',
     usage: 'kagi token revoke ID|NAME',
+    options: {},
+    argument: { name: 'ID|NAME', help: "the token's id, or a name (every live token of that name is revoked)" },
+    example: 'kagi token revoke jamf',
     run: (config, args) => {
       const target = args[0]
       if (!target) throw new UsageError('give the token id or name')
@@ -197,6 +228,8 @@ export const commands: Record<string, Command> = {
   'session rotate-key': {
     summary: 'replace the session cookie key and end every session',
     usage: 'kagi session rotate-key',
+    options: {},
+    example: 'kagi session rotate-key',
     run: (config) =>
       withRuntime(config, 'kagi session rotate-key', async (runtime) => {
         // Loading the CA proves the passphrase: a key encrypted under a wrong one would lock every server out.
@@ -213,6 +246,9 @@ export const commands: Record<string, Command> = {
   'session end': {
     summary: "end every session of one user (they must sign in again)",
     usage: 'kagi session end EMAIL',
+    options: {},
+    argument: { name: 'EMAIL', help: 'the user whose sessions end' },
+    example: 'kagi session end alice@example.com',
     run: (config, args) => {
       const email = parseFlags(emailField('EMAIL'), args[0] ?? '')
       return withRuntime(config, 'kagi session end', async (runtime) => {
@@ -226,7 +262,14 @@ export const commands: Record<string, Command> = {
   },
   revoke: {
     summary: "revoke a certificate, or every active certificate of a device or a user (the CRL is re-signed before the command ends)",
-    usage: `kagi revoke SERIAL | --device ID|SERIAL_NUMBER | --user EMAIL [--reason ${revocationReasons.join('|')}] (defaults: unspecified; --device keyCompromise; --user affiliationChanged)`,
+    usage: 'kagi revoke SERIAL | --device ID|SERIAL_NUMBER | --user EMAIL [--reason REASON]',
+    options: {
+      device: { value: 'ID|SERIAL_NUMBER', help: "revoke every active certificate of this device (kagi's device id or its hardware serial number)" },
+      user: { value: 'EMAIL', help: 'revoke every active certificate of this user and end their sessions' },
+      reason: { value: 'REASON', help: `why: ${revocationReasons.join(', ')} (default unspecified; keyCompromise with --device, affiliationChanged with --user)` },
+    },
+    argument: { name: 'SERIAL', help: "the certificate's serial number in hexadecimal, as `kagi issue` prints it" },
+    example: 'kagi revoke --device C02XK1JZJGH5 --reason keyCompromise',
     run: (config, args, flags) => {
       const serial = args[0]
       const device = text(flags, 'device')
@@ -265,6 +308,9 @@ export const commands: Record<string, Command> = {
   crl: {
     summary: 'print the current CRL as PEM (`kagi crl root` for the root CA; --der FILE writes DER)',
     usage: 'kagi crl [root] [--der FILE]',
+    options: { der: { value: 'FILE', file: true, help: 'write the CRL as DER to FILE instead of printing it as PEM' } },
+    argument: { name: 'root', help: "the root CA's CRL instead of the issuing CA's", choices: ['root'] },
+    example: 'kagi crl --der issuing.crl',
     run: (config, args, flags) =>
       withRuntime(config, 'kagi crl', async (runtime) => {
         const services = await runtimeServices(runtime, { create: false })
@@ -273,7 +319,7 @@ export const commands: Record<string, Command> = {
         try {
           const crl = await (args[0] === 'root' ? services.crl.root : services.crl.issuing).get()
           if (!crl) throw new UsageError('no CRL for this CA (kagi does not hold its key)')
-          info(`CRL number ${crl.crlNumber}, ${crl.entries} entries, thisUpdate ${crl.thisUpdate.toISOString()}, nextUpdate ${crl.nextUpdate.toISOString()}`)
+          info(`CRL number ${crl.crlNumber}, ${crl.entries} ${crl.entries === 1 ? 'entry' : 'entries'}, thisUpdate ${crl.thisUpdate.toISOString()}, nextUpdate ${crl.nextUpdate.toISOString()}`)
           if (typeof flags.der === 'string') {
             writeFileSync(flags.der, crl.der)
             out(`wrote ${flags.der}`)
@@ -288,6 +334,18 @@ export const commands: Record<string, Command> = {
     summary: 'issue a certificate from the command line (a device\'s previous certificate of the profile is superseded)',
     usage:
       'kagi issue --profile user|device --user EMAIL [--device-name N --platform macos|ios|windows|chromeos|android [--hostname H] [--serial-number S]] [--csr FILE | --key-type rsa-2048|ecdsa-p256] --out PREFIX',
+    options: {
+      profile: { value: 'user|device', help: 'the certificate profile: user, or device (a machine certificate, which needs --hostname)' },
+      user: { value: 'EMAIL', help: "the certificate's owner (added to kagi's users when new)" },
+      'device-name': { value: 'NAME', help: "the device's name in kagi's inventory (a new device is added)" },
+      platform: { value: 'PLATFORM', help: `the device's platform: ${'macos, ios, windows, chromeos or android'}` },
+      hostname: { value: 'HOST', help: "the device's host name (the device profile's CN and dNSName)" },
+      'serial-number': { value: 'S', help: "the device's hardware serial number, which identifies it to MDM routes" },
+      csr: { value: 'FILE', file: true, help: 'sign this PEM certificate request instead of generating a key' },
+      'key-type': { value: 'rsa-2048|ecdsa-p256', help: 'the key kagi generates when there is no --csr (default rsa-2048)' },
+      out: { value: 'PREFIX', file: true, help: 'write PREFIX.crt, PREFIX.chain.pem and, without --csr, PREFIX.p12 (mode 0600)' },
+    },
+    example: 'kagi issue --profile user --user alice@example.com --out /tmp/alice',
     run: (config, _args, flags) => {
       const prefix = need(flags, 'out', 'file prefix: writes PREFIX.crt, PREFIX.chain.pem and, without --csr, PREFIX.p12')
       const device =
@@ -306,7 +364,7 @@ export const commands: Record<string, Command> = {
       for (const suffix of body.csr ? ['.crt', '.chain.pem'] : ['.crt', '.chain.pem', '.p12']) assertWritable(`${prefix}${suffix}`, '--out')
       return withRuntime(config, 'kagi issue', async (runtime) => {
         const services = (await runtimeServices(runtime))!
-        if (!body.csr) info(`generating a ${body.keyType ?? 'rsa-2048'} key...`)
+        if (!body.csr) info(`generating ${withArticle(body.keyType ?? 'rsa-2048')} key...`)
         const result = await enroll(services, issueEnrollment(body, cliActor))
         await writeOrRevoke(services, result.serial, () => {
           writeFileSync(`${prefix}.crt`, result.certificatePem)
@@ -328,6 +386,18 @@ export const commands: Record<string, Command> = {
     summary: 'issue a certificate and write the platform\'s enrollment bundle (.mobileconfig, .ps1, .onc, .zip)',
     usage:
       'kagi bundle --user EMAIL --platform macos|ios|windows|chromeos|android (--device ID_OR_SERIAL | --device-name NAME) [--profile user|device] [--hostname H] [--renew] [--unsigned] --out FILE',
+    options: {
+      user: { value: 'EMAIL', help: "the certificate's owner (added to kagi's users when new)" },
+      platform: { value: 'PLATFORM', help: `the platform the bundle installs on: ${'macos, ios, windows, chromeos or android'}` },
+      device: { value: 'ID_OR_SERIAL', help: "an existing device by kagi's id, or a hardware serial number (an unknown one adds the device)" },
+      'device-name': { value: 'NAME', help: 'the name of a new device (or of the one --device adds)' },
+      profile: { value: 'user|device', help: 'user (the default) or device (a machine certificate, which needs --hostname)' },
+      hostname: { value: 'HOST', help: "the device's host name (the device profile's CN and dNSName)" },
+      renew: { help: "replace the device's current certificate even when it has more than 30 days left" },
+      unsigned: { help: 'leave an Apple profile (.mobileconfig) unsigned' },
+      out: { value: 'FILE', file: true, help: 'where to write the bundle (mode 0600: it holds a private key)' },
+    },
+    example: "kagi bundle --user alice@example.com --platform ios --device-name \"Alice's iPhone\" --out alice.mobileconfig",
     run: (config, _args, flags) => {
       const file = need(flags, 'out', 'where to write the bundle')
       const parsed = parseFlags(bundleFlags, {
@@ -342,7 +412,7 @@ export const commands: Record<string, Command> = {
       const { platform, device, deviceName, hostname } = parsed
       return withRuntime(config, 'kagi bundle', async (runtime) => {
         const services = (await runtimeServices(runtime))!
-        info(`generating an rsa-2048 key and a ${platform} bundle for ${parsed.user}...`)
+        info(`generating an rsa-2048 key and ${withArticle(platformNames[platform])} bundle for ${parsed.user}...`)
         const result = await enroll(services, {
           actor: cliActor,
           email: parsed.user,

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { Database } from './database.js'
-import { lockDataDir } from './data-dir-lock.js'
+import { dataDirLockPath, DataDirLockedError, lockDataDir } from './data-dir-lock.js'
 import { PGliteDialect } from './pglite-dialect.js'
 
 /** An open database and how to close it. */
@@ -29,6 +29,22 @@ export interface DatabaseOptions {
   poolSize?: number
   /** Who opens it, written into the lock file. */
   purpose?: string
+  /** For PGlite: how long to wait for another process to release the data directory (default 0: fail at once). */
+  lockWaitMs?: number
+}
+
+const LOCK_POLL_MS = 250
+
+/** Takes the data directory's lock, retrying while another process holds it, for at most `waitMs`. */
+async function lockWaiting(lockPath: string, what: string, waitMs: number): Promise<() => void> {
+  for (let waited = 0; ; waited += LOCK_POLL_MS) {
+    try {
+      return lockDataDir(lockPath, what)
+    } catch (error) {
+      if (!(error instanceof DataDirLockedError) || waited >= waitMs) throw error
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS))
+    }
+  }
 }
 
 /**
@@ -50,7 +66,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     pglite = new PGlite({ loadDataDir: options.snapshot })
   } else {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
-    release = lockDataDir(join(options.dataDir, 'db.lock'), options.purpose ?? `kagi ${process.argv.slice(2).join(' ')}`)
+    release = await lockWaiting(dataDirLockPath(options.dataDir), options.purpose ?? `kagi ${process.argv.slice(2).join(' ')}`, options.lockWaitMs ?? 0)
     try {
       pglite = new PGlite(join(options.dataDir, 'db'))
       await pglite.waitReady

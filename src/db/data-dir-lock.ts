@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
 
 /** Raised when another live process holds the embedded database. */
 export class DataDirLockedError extends Error {}
@@ -10,6 +11,28 @@ function alive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** The lock file of the embedded database in `dataDir`. */
+export const dataDirLockPath = (dataDir: string): string => join(dataDir, 'db.lock')
+
+/** Who holds a lock, as its file says. */
+export interface LockHolder {
+  pid: number
+  /** What it runs, e.g. `kagi serve`. */
+  what?: string
+  since?: string
+}
+
+/** The live process (other than this one) holding the lock at `lockPath`, or undefined when none does. */
+export function lockHolder(lockPath: string): LockHolder | undefined {
+  let holder: Partial<LockHolder> = {}
+  try {
+    holder = JSON.parse(readFileSync(lockPath, 'utf8'))
+  } catch {
+    // Absent, or unreadable: treated as stale.
+  }
+  return typeof holder.pid === 'number' && holder.pid !== process.pid && alive(holder.pid) ? (holder as LockHolder) : undefined
 }
 
 /**
@@ -35,13 +58,8 @@ export function lockDataDir(lockPath: string, what: string): () => void {
       return release
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      let holder: { pid?: number; what?: string; since?: string } = {}
-      try {
-        holder = JSON.parse(readFileSync(lockPath, 'utf8'))
-      } catch {
-        // An unreadable lock file is treated as stale.
-      }
-      if (holder.pid && holder.pid !== process.pid && alive(holder.pid)) {
+      const holder = lockHolder(lockPath)
+      if (holder) {
         throw new DataDirLockedError(
           `the embedded database is in use by process ${holder.pid} (${holder.what ?? 'kagi'}, since ${holder.since ?? '?'}); ` +
             'stop it first, or point kagi at PostgreSQL with DATABASE_URL so that several processes can share it',

@@ -41,13 +41,15 @@ export class PanosClient {
   static async connect(config: PanosConfig): Promise<PanosClient> {
     const endpoint: Endpoint = { url: config.url, caPem: config.caPem, timeoutMs: config.requestTimeoutMs }
     const timing = { commitTimeoutMs: config.commitTimeoutMs, pollIntervalMs: config.pollIntervalMs }
-    if ('apiKey' in config.auth) return new PanosClient(endpoint, config.auth.apiKey, [config.auth.apiKey], config.auth.user, timing)
+    // The SCEP token travels in a write; should the firewall echo it in an error, it is redacted like the credentials.
+    const scepToken = config.scep ? [config.scep.token] : []
+    if ('apiKey' in config.auth) return new PanosClient(endpoint, config.auth.apiKey, [config.auth.apiKey, ...scepToken], config.auth.user, timing)
     const { user, password } = config.auth
     const keygen = new PanosClient(endpoint, '', [password], user, timing)
     const answer = await keygen.call('keygen', { type: 'keygen', user, password })
     const key = textOf(findPath(answer.root, 'result/key')).trim()
     if (!key) throw new PanosError('protocol', 'the keygen answer holds no key')
-    return new PanosClient(endpoint, key, [key, password], user, timing)
+    return new PanosClient(endpoint, key, [key, password, ...scepToken], user, timing)
   }
 
   private fail(kind: PanosErrorKind, message: string, code?: number, lines: string[] = []): PanosError {

@@ -30,12 +30,24 @@ export interface PanosConfig {
   usernameField: UsernameField
   /** PEM CA certificate(s) that verify the firewall's TLS certificate (replacing the system roots). */
   caPem?: string
+  /** The SCEP delivery of `kagi panos push --scep`; undefined without `--scep`. */
+  scep?: PanosScepConfig
   /** Per-request deadline. Default 30 s. */
   requestTimeoutMs: number
   /** How long to wait for the commit job. Default 10 minutes. */
   commitTimeoutMs: number
   /** Interval between job polls. Default 2 s (pango warns that faster polling slows PAN-OS down). */
   pollIntervalMs: number
+}
+
+/** What `--scep` needs: the portal's agent configuration to deliver through, and the token the firewall fetches challenges with. */
+export interface PanosScepConfig {
+  /** kagi mdm (or admin) API token, the HTTP Basic password of the NDES challenge page. A secret: never printed. */
+  token: string
+  /** Agent configuration of the portal (client-config/configs/entry) that delivers the certificate. */
+  portalConfig: string
+  /** HTTP Basic user name sent with the token (kagi ignores it). Default `kagi`. */
+  username: string
 }
 
 /** Timing defaults (not environment variables: the issue fixes the variable names). */
@@ -67,18 +79,31 @@ const schema = z.object({
   KAGI_PANOS_VSYS: optionalText.pipe(z.string().regex(/^vsys[0-9]{1,3}$/, 'must be a virtual system id such as vsys1').optional()),
   KAGI_PANOS_USERNAME_FIELD: optionalText.pipe(z.enum(usernameFields, { error: `must be one of ${usernameFields.join(', ')}` }).optional()),
   KAGI_PANOS_CA_FILE: optionalText,
+  // The message states the expected format, never the value (a secret).
+  KAGI_PANOS_SCEP_TOKEN: optionalText.pipe(z.string().regex(/^kagi_[A-Za-z0-9_-]{43}$/, 'must be a kagi API token (kagi_…, from `kagi token create --role mdm`)').optional()),
+  KAGI_PANOS_PORTAL_CONFIG: name(existingNameProblem),
 })
 
 function fail(lines: string[]): never {
   throw new ConfigError(`invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`)
 }
 
+/** Problems of the variables `--scep` needs (each is required: a portal has several agent configurations, and kagi must not guess). */
+function scepProblems(e: z.infer<typeof schema>): string[] {
+  const problems: string[] = []
+  if (!e.KAGI_PANOS_PORTAL) problems.push('KAGI_PANOS_PORTAL: required with --scep, the GlobalProtect portal that delivers the SCEP certificate')
+  if (!e.KAGI_PANOS_PORTAL_CONFIG) problems.push('KAGI_PANOS_PORTAL_CONFIG: required with --scep, the name of the portal\'s agent configuration (Agent tab) that delivers the certificate')
+  if (!e.KAGI_PANOS_SCEP_TOKEN) problems.push('KAGI_PANOS_SCEP_TOKEN: required with --scep, an mdm token (`kagi token create --role mdm --name panos-scep`) the firewall fetches SCEP challenges with')
+  return problems
+}
+
 /**
- * Parses the KAGI_PANOS_* variables. Returns the frozen configuration and
- * warnings to print (an http:// URL). Throws ConfigError naming each bad
- * variable; secrets never appear in a message.
+ * Parses the KAGI_PANOS_* variables (with `scep`, also those `--scep` needs).
+ * Returns the frozen configuration and warnings to print (an http:// URL).
+ * Throws ConfigError naming each bad variable; secrets never appear in a
+ * message.
  */
-export function loadPanosConfig(env: NodeJS.ProcessEnv = process.env): { config: Readonly<PanosConfig>; warnings: string[] } {
+export function loadPanosConfig(env: NodeJS.ProcessEnv = process.env, options: { scep?: boolean } = {}): { config: Readonly<PanosConfig>; warnings: string[] } {
   const parsed = schema.safeParse(env)
   if (!parsed.success) fail(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
   const e = parsed.data
@@ -98,6 +123,7 @@ export function loadPanosConfig(env: NodeJS.ProcessEnv = process.env): { config:
       problems.push(`KAGI_PANOS_CA_FILE: cannot read ${e.KAGI_PANOS_CA_FILE}: ${(error as NodeJS.ErrnoException).code ?? error}`)
     }
   }
+  if (options.scep) problems.push(...scepProblems(e))
   if (problems.length) fail(problems)
   const url = new URL(e.KAGI_PANOS_URL!)
   const warnings: string[] = []
@@ -115,6 +141,7 @@ export function loadPanosConfig(env: NodeJS.ProcessEnv = process.env): { config:
     vsys: e.KAGI_PANOS_VSYS ?? 'vsys1',
     usernameField: e.KAGI_PANOS_USERNAME_FIELD ?? 'subject-alt:email',
     caPem,
+    scep: options.scep ? Object.freeze({ token: e.KAGI_PANOS_SCEP_TOKEN!, portalConfig: e.KAGI_PANOS_PORTAL_CONFIG!, username: 'kagi' }) : undefined,
     ...panosTimingDefaults,
   }
   return { config: Object.freeze(config), warnings }

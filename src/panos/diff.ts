@@ -7,6 +7,7 @@ import {
   usernameFieldElement,
   type DesiredState,
 } from './desired-state.js'
+import { deliveryChanges, scepChanges } from './scep-diff.js'
 import { childElements, element, findPath, parseXml, serializeXml, textOf, type XmlElement } from './xml.js'
 
 /**
@@ -19,6 +20,8 @@ export interface ObservedState {
   profile?: XmlElement
   /** Portal and gateway entries, keyed by `portal` / `gateway`. */
   attachments: Map<string, XmlElement | undefined>
+  /** kagi's SCEP profile (read only with `--scep`). */
+  scep?: XmlElement
 }
 
 /** The request that makes one change. */
@@ -128,15 +131,21 @@ function attachmentChanges(desired: DesiredState, seen: ObservedState): Change[]
   })
 }
 
+function scepDiff(desired: DesiredState, seen: ObservedState): { object: Change[]; delivery: Change[] } {
+  if (!desired.scep) return { object: [], delivery: [] }
+  return { object: scepChanges(desired.scep, seen.scep), delivery: deliveryChanges(desired.scep, seen.attachments.get('portal')) }
+}
+
 /**
  * The changes that turn `seen` into what kagi wants, in the order they must
- * be applied (certificates before the profile that names them, the profile
- * before the portal and gateway that name it). Like Ansible's check mode
+ * be applied (certificates before the profile and SCEP profile that name
+ * them, those before the portal and gateway that name them). Like Ansible's check mode
  * (reference §1.10) only the settings kagi manages are compared: other
  * settings of the profile, other CAs in its list and everything else stay.
  */
 export function diff(desired: DesiredState, seen: ObservedState): Change[] {
-  return [...certificateChanges(desired, seen), ...profileChanges(desired, seen), ...attachmentChanges(desired, seen)]
+  const scep = scepDiff(desired, seen)
+  return [...certificateChanges(desired, seen), ...profileChanges(desired, seen), ...scep.object, ...attachmentChanges(desired, seen), ...scep.delivery]
 }
 
 /** The changes as indented lines, or a single line saying there are none. */

@@ -53,3 +53,14 @@ export function certificateName(pem: string): string {
   const base = slug(cn).slice(0, MAX_NAME_LENGTH - fingerprint.length - 1).replace(/-+$/, '') || 'ca'
   return `${base}-${fingerprint}`
 }
+
+/**
+ * The name of the SCEP profile `kagi panos push --scep` manages: the
+ * certificate profile's name with `-scep` (`kagi-devices-scep`), so two kagi
+ * installations that push to one firewall under different
+ * KAGI_PANOS_CERT_PROFILE names keep apart; cut to 63 characters.
+ */
+export function scepProfileName(certProfile: string): string {
+  const suffix = '-scep'
+  return `${certProfile.slice(0, MAX_NAME_LENGTH - suffix.length).replace(/[ .-]+$/, '')}${suffix}`
+}

@@ -1,8 +1,9 @@
 import { PanosClient } from './client.js'
 import type { PanosConfig } from './config.js'
-import { certificateXpath, desiredState, profileXpath, SHARED_XPATH, type DesiredState, type PushSource } from './desired-state.js'
+import { certificateXpath, desiredState, profileXpath, scepXpath, SHARED_XPATH, type DesiredState, type PushSource } from './desired-state.js'
 import { diff, formatChanges, writtenXpath, type Change, type ObservedState } from './diff.js'
 import { PanosError } from './errors.js'
+import { agentConfigs } from './scep-diff.js'
 import { isElement, type XmlElement } from './xml.js'
 
 /** Where the push reports: `out` for the difference and the result, `info` for progress. */
@@ -30,7 +31,8 @@ async function observe(client: PanosClient, desired: DesiredState, source: 'cand
   const profile = await read(profileXpath(desired.profile))
   const attachments = new Map<string, XmlElement | undefined>()
   for (const a of desired.attachments) attachments.set(a.kind, await read(a.entryXpath))
-  return { certificates, profile, attachments }
+  const scep = desired.scep && (await read(scepXpath(desired.scep)))
+  return { certificates, profile, attachments, scep }
 }
 
 /** The `admin` attribute PAN-OS stamps on a modified candidate node (the node's own first, reference §1.3). */
@@ -101,15 +103,16 @@ async function commit(client: PanosClient, admin: string | undefined, print: Pri
   return { jobId, details: job.details, warnings: job.warnings }
 }
 
-const stage = (c: Change): number => (c.request.action === 'import' ? 0 : c.request.xpath.startsWith(`${SHARED_XPATH}/certificate-profile`) ? 1 : 2)
+/** Write order: certificates, then the shared objects that name them (certificate and SCEP profile), then the vsys objects that name those. */
+const stage = (c: Change): number => (c.request.action === 'import' ? 0 : c.request.xpath.startsWith(`${SHARED_XPATH}/`) ? 1 : 2)
 
 /**
  * What to write: the candidate's differences, plus what the running
  * configuration still lacks although the candidate has it (left by a failed
  * commit, or by another administrator). Writing those again is harmless and
  * makes them kagi's own changes, so the partial commit of kagi's
- * administrator includes them. Certificates first, then the profile, then the
- * portal and gateway.
+ * administrator includes them. Certificates first, then the profile and SCEP
+ * profile, then the portal and gateway.
  */
 function plan(changes: Change[], uncommitted: Change[]): Change[] {
   const key = (c: Change) => JSON.stringify(c.request)
@@ -118,18 +121,28 @@ function plan(changes: Change[], uncommitted: Change[]): Change[] {
   return all.map((c, i) => [c, i] as const).sort(([a, i], [b, j]) => stage(a) - stage(b) || i - j).map(([c]) => c)
 }
 
+/** Refuses an agent configuration the portal does not have, naming those it has (kagi does not create one: it would have no selection criteria). */
+function checkAgentConfig(delivery: { portal: string; config: string }, portal: XmlElement | undefined): void {
+  const names = agentConfigs(portal).map((e) => e.attributes.name)
+  if (names.includes(delivery.config)) return
+  const known = names.length ? `it has ${names.map((n) => `"${n}"`).join(', ')}` : 'it has none'
+  throw new PanosError('not_found', `GlobalProtect portal "${delivery.portal}" has no agent configuration "${delivery.config}" (KAGI_PANOS_PORTAL_CONFIG; ${known}). Nothing was written.`)
+}
+
 /**
- * Makes the firewall trust kagi's CA and check client certificates with it:
- * reads the candidate and running configuration, prints the difference from
+ * Makes the firewall trust kagi's CA and check client certificates with it
+ * (with `config.scep`, also enroll them from kagi's SCEP server and deliver
+ * them through the portal's agent configuration): reads the candidate and running configuration, prints the difference from
  * what kagi wants, and (unless `dryRun`) writes only what differs, commits the
  * API administrator's changes and waits for the job. Nothing differs → no
  * write and no commit. Every failure is a PanosError whose message says what
  * is left in the candidate configuration and how to revert it.
  */
-export async function pushToPanos(source: PushSource, config: PanosConfig, options: { dryRun?: boolean; print: Printer }): Promise<PushReport> {
+export async function pushToPanos(source: PushSource, config: PanosConfig, options: { dryRun?: boolean; rotateScepToken?: boolean; print: Printer }): Promise<PushReport> {
   const { print } = options
-  const desired = desiredState(source, config)
-  const target = `${new URL(config.url).origin} (profile ${desired.profile.name}${desired.attachments.map((a) => `, ${a.kind} ${a.name}`).join('')}, ${config.vsys})`
+  const desired = desiredState(source, config, { rotateScepToken: options.rotateScepToken })
+  const scep = desired.scep ? `, scep ${desired.scep.name} via agent config ${desired.scep.delivery.config}` : ''
+  const target = `${new URL(config.url).origin} (profile ${desired.profile.name}${desired.attachments.map((a) => `, ${a.kind} ${a.name}`).join('')}${scep}, ${config.vsys})`
   print.info(`reading the configuration of ${target}...`)
   const client = await PanosClient.connect(config)
   const candidate = await observe(client, desired, 'candidate')
@@ -139,6 +152,7 @@ export async function pushToPanos(source: PushSource, config: PanosConfig, optio
       throw new PanosError('not_found', `GlobalProtect ${a.kind} "${a.name}" does not exist in ${config.vsys} (${variable}); create it first, or leave ${variable} empty. Nothing was written.`)
     }
   }
+  if (desired.scep) checkAgentConfig(desired.scep.delivery, candidate.attachments.get('portal'))
   const changes = diff(desired, candidate)
   const uncommitted = diff(desired, await observe(client, desired, 'running'))
   const writes = plan(changes, uncommitted)

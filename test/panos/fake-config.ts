@@ -142,10 +142,12 @@ export class FakeConfig {
   }
 }
 
-/** A minimal firewall configuration with one vsys, a portal and a gateway. */
+/** A minimal firewall configuration with one vsys, a portal (with one agent configuration, `gp-agent`) and a gateway. */
 export function defaultFirewallConfig(portal = 'gp-portal', gateway = 'gp-gateway'): XmlElement {
+  // reference §1.8: agent configurations are client-config/configs/entry; `gateways` stands for their other settings.
+  const agent = element('client-config', {}, [element('configs', {}, [element('entry', { name: 'gp-agent' }, [element('gateways', {}, [])])])])
   const gp = element('global-protect', {}, [
-    element('global-protect-portal', {}, [element('entry', { name: portal }, [element('portal-config', {}, [element('local-address', {}, [element('interface', {}, ['ethernet1/1'])])])])]),
+    element('global-protect-portal', {}, [element('entry', { name: portal }, [element('portal-config', {}, [element('local-address', {}, [element('interface', {}, ['ethernet1/1'])])]), agent])]),
     element('global-protect-gateway', {}, [element('entry', { name: gateway }, [element('tunnel-mode', {}, ['yes'])])]),
   ])
   const vsys = element('vsys', {}, [element('entry', { name: 'vsys1' }, [gp])])

@@ -5,8 +5,8 @@
  * certificate); parameters from the query, a form body or multipart fields;
  * the key as `key`, `X-PAN-KEY` or HTTP Basic (never Basic for keygen);
  * candidate and running configuration (fake-config.ts, fake-tree.ts); import,
- * commit jobs, the response codes and the odd `status = 'error'` quoting; and
- * injected failures. Every request is recorded (without secrets).
+ * commit jobs, the response codes and the odd `status = 'error'` quoting;
+ * passwords stored encrypted; and injected failures. Every request is recorded (without secrets).
  */
 import { randomBytes, X509Certificate } from 'node:crypto'
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -14,7 +14,7 @@ import { createServer as createHttps } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { childElements, element, escapeXml, findPath, parseXml, serializeXml, textOf, type XmlElement } from '../../src/panos/xml.js'
 import { defaultFirewallConfig, FakeConfig, type Operation } from './fake-config.js'
-import { FakeError, parseXpath, select } from './fake-tree.js'
+import { encryptPasswords, FakeError, parseXpath, select } from './fake-tree.js'
 
 /** A request as the double saw it; `key` is dropped and `password` masked. */
 export interface RecordedRequest {
@@ -130,7 +130,9 @@ export async function startFakePanos(options: FakePanosOptions = {}) {
   function operation(action: string, xpath: string, elementText: string | undefined, admin: string): Operation {
     if (action !== 'set' && action !== 'edit' && action !== 'delete') throw new FakeError(400, [`Illegal value for parameter "action" [${action}]`])
     if (action !== 'delete' && elementText === undefined) throw new FakeError(400, ['Missing parameter "element"'])
-    const nodes = action === 'delete' ? [] : childElements(parseXml(`<wrap>${elementText}</wrap>`))
+    const wrap = parseXml(`<wrap>${elementText ?? ''}</wrap>`)
+    encryptPasswords(wrap)
+    const nodes = action === 'delete' ? [] : childElements(wrap)
     if (action === 'edit' && nodes.length !== 1) throw new FakeError(18, ['edit needs exactly one element'])
     return { admin, action, steps: parseXpath(xpath), nodes }
   }

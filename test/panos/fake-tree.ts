@@ -2,8 +2,16 @@
  * The configuration tree of the PAN-OS test double: xpath selection and the
  * set / edit / delete semantics of reference §1.4, the `admin/dirtyId/time`
  * stamps on modified candidate nodes (§1.3), and the validations PAN-OS
- * applies when a write arrives (§1.3 names ≤ 63, §1.7 profile schema).
+ * applies when a write arrives (§1.3 names ≤ 63, §1.7 profile schema, the
+ * SCEP profile schema) and what it stores instead (passwords encrypted).
+ *
+ * UNCONFIRMED: the SCEP profile (`/config/shared/scep/entry`, its element
+ * names and the portal's `client-certificate/scep`) follows the same guess as
+ * src/panos/desired-state.ts (reference §1.8 and §5, Strata Cloud Manager's
+ * SCEP model in kebab-case), so these tests prove kagi consistent with that
+ * guess, not with a firewall.
  */
+import { createHash } from 'node:crypto'
 import { childElements, cloneElement, element, findPath, textOf, type XmlElement } from '../../src/panos/xml.js'
 
 /** A refused request: the double answers `<response status="error" code=…>` with these lines. */
@@ -133,7 +141,40 @@ function checkProfile(entry: XmlElement): void {
   if (bad) throw new FakeError(12, [` ${where} -> username-field is invalid`])
 }
 
-/** Validations PAN-OS runs on a write: entry names ≤ 63 characters, certificate-profile schema. */
+const SCEP_CHILDREN = new Set(['scep-challenge', 'scep-url', 'ca-identity-name', 'subject', 'digest', 'algorithm', 'scep-ca-cert', 'scep-client-cert', 'fingerprint', 'use-as-digital-signature', 'use-for-key-encipherment', 'certificate-attributes'])
+const SCEP_ENUMS: Record<string, string[]> = {
+  digest: ['sha1', 'sha256', 'sha384', 'sha512'],
+  'use-as-digital-signature': ['yes', 'no'],
+  'use-for-key-encipherment': ['yes', 'no'],
+  'algorithm/rsa/rsa-nbits': ['1024', '2048', '3072'],
+}
+
+function checkScep(entry: XmlElement): void {
+  const invalid = (what: string) => new FakeError(12, [` scep -> ${entry.attributes.name} -> ${what} is invalid`])
+  for (const child of childElements(entry)) if (!SCEP_CHILDREN.has(child.name)) throw new FakeError(12, [` scep -> ${entry.attributes.name} -> ${child.name} unexpected here`])
+  for (const [path, values] of Object.entries(SCEP_ENUMS)) {
+    const node = findPath(entry, path)
+    if (node && !values.includes(textOf(node))) throw invalid(path)
+  }
+  // A choice holds exactly one of its options.
+  const choice = (path: string, allowed: string[]) => {
+    const node = findPath(entry, path)
+    const choices = node ? childElements(node) : []
+    if (node && (choices.length !== 1 || !allowed.includes(choices[0]!.name))) throw invalid(path)
+  }
+  choice('scep-challenge', ['fixed', 'dynamic'])
+  choice('algorithm', ['rsa'])
+}
+
+/** What PAN-OS stores for a password: an encrypted form, never the text sent (`-AQ==…`; here a hash, so tests can tell one from another). */
+export function encryptPasswords(node: XmlElement): void {
+  for (const child of childElements(node)) {
+    if (child.name === 'password' && textOf(child)) child.children = [`-AQ==${createHash('sha256').update(textOf(child)).digest('base64')}`]
+    else encryptPasswords(child)
+  }
+}
+
+/** Validations PAN-OS runs on a write: entry names ≤ 63 characters, certificate-profile and SCEP profile schema. */
 export function validateWrite(root: XmlElement): void {
   const walk = (node: XmlElement, parent: string) => {
     const name = node.attributes.name
@@ -141,6 +182,7 @@ export function validateWrite(root: XmlElement): void {
       throw new FakeError(12, [` ${parent} -> ${name} can be at most 63 characters, but current length: ${name.length}`])
     }
     if (node.name === 'entry' && parent === 'certificate-profile') checkProfile(node)
+    if (node.name === 'entry' && parent === 'scep') checkScep(node)
     for (const child of childElements(node)) walk(child, node.name)
   }
   walk(root, '')
@@ -161,8 +203,19 @@ export function referenceErrors(root: XmlElement): string[] {
       }
     }
   }
+  const sceps = scopes.flatMap((s) => childElements(findPath(s, 'scep') ?? element('x'), 'entry'))
+  for (const scep of sceps) {
+    const ca = textOf(findPath(scep, 'scep-ca-cert'))
+    if (ca && !certs.some((c) => c.attributes.name === ca)) errors.push(`scep -> ${scep.attributes.name} -> scep-ca-cert '${ca}' is not a valid reference`)
+  }
   for (const vsys of vsysList) {
     const gp = findPath(vsys, 'global-protect')
+    for (const portal of childElements(findPath(gp, 'global-protect-portal') ?? element('x'), 'entry')) {
+      for (const agent of childElements(findPath(portal, 'client-config/configs') ?? element('x'), 'entry')) {
+        const ref = findPath(agent, 'client-certificate/scep')
+        if (ref && !sceps.some((e) => e.attributes.name === textOf(ref))) errors.push(`global-protect-portal -> ${portal.attributes.name} -> client-config -> ${agent.attributes.name} -> scep '${textOf(ref)}' is not a valid reference`)
+      }
+    }
     const refs = [
       ...childElements(findPath(gp, 'global-protect-portal') ?? element('x'), 'entry').map((e) => ['global-protect-portal', e, findPath(e, 'portal-config/certificate-profile')] as const),
       ...childElements(findPath(gp, 'global-protect-gateway') ?? element('x'), 'entry').map((e) => ['global-protect-gateway', e, findPath(e, 'certificate-profile')] as const),

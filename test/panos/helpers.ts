@@ -8,10 +8,16 @@ import { pushToPanos, type PushReport } from '../../src/panos/push.js'
 import { run } from '../support/openssl.js'
 import type { FakePanos } from './fake-panos.js'
 
-/** kagi's root and issuing CA, created in memory once per test file. */
+/** kagi's root and issuing CA, created in memory once per test file, and kagi's URLs at https://kagi.example.com. */
 export async function testSource(ocspUrl = 'https://kagi.example.com/ocsp'): Promise<PushSource> {
   const { root, issuing } = await createHierarchy({ name: 'kagi', keyType: 'ecdsa-p256', publicUrl: 'https://kagi.example.com' })
-  return { rootPem: derToPem(root.certificate.der, 'CERTIFICATE'), issuingPem: derToPem(issuing.certificate.der, 'CERTIFICATE'), ocspUrl }
+  return {
+    rootPem: derToPem(root.certificate.der, 'CERTIFICATE'),
+    issuingPem: derToPem(issuing.certificate.der, 'CERTIFICATE'),
+    ocspUrl,
+    scepUrl: 'https://kagi.example.com/scep',
+    scepChallengeUrl: 'https://kagi.example.com/certsrv/mscep_admin/',
+  }
 }
 
 /** A configuration for the double: API key auth, its portal and gateway, short timings. */
@@ -43,12 +49,12 @@ export interface Outcome {
 }
 
 /** Runs a push and captures its output; a non-PanosError is rethrown (a bug, not an outcome). */
-export async function push(source: PushSource, config: PanosConfig, dryRun = false): Promise<Outcome> {
+export async function push(source: PushSource, config: PanosConfig, dryRun = false, rotateScepToken = false): Promise<Outcome> {
   const out: string[] = []
   const info: string[] = []
   const outcome: Outcome = { out, info, all: '' }
   try {
-    outcome.report = await pushToPanos(source, config, { dryRun, print: { out: (l) => out.push(l), info: (l) => info.push(l) } })
+    outcome.report = await pushToPanos(source, config, { dryRun, rotateScepToken, print: { out: (l) => out.push(l), info: (l) => info.push(l) } })
   } catch (error) {
     if (!(error instanceof PanosError)) throw error
     outcome.error = error
