@@ -20,6 +20,8 @@ export interface InstructionOptions {
   filename?: string
   /** KAGI_CA_NAME, as the CA certificates and the profile are named after it. */
   organization?: string
+  /** Where the CA certificates can be downloaded (kagi's /pki/root.crt and /pki/issuing.crt); without them the steps send the user to the administrator. */
+  caCertificates?: { root: string; issuing: string }
 }
 
 interface Context {
@@ -32,6 +34,7 @@ interface Context {
   org: string
   /** The `defaults write` fallback for macOS (only with a portal). */
   defaultsCommand?: string
+  ca?: { root: string; issuing: string }
 }
 
 /**
@@ -86,8 +89,10 @@ const english = (c: Context): Record<Platform, string[]> => ({
   ],
   chromeos: [
     `Type chrome://network in the address bar, open the General tab, click Import ONC file and choose ${c.file}. This installs the ${c.org} CA certificates and your certificate.`,
-    `Check chrome://settings/certificates: your certificate is under Your certificates and the ${c.org} CAs under Authorities. If the CAs are missing, import the root CA certificate ` +
-      'from the download page under Authorities → Import and tick Trust this certificate for identifying websites.',
+    `Check chrome://settings/certificates: your certificate is under Your certificates and the ${c.org} CAs under Authorities. If the CAs are missing, ` +
+      (c.ca
+        ? `download the root CA certificate (${c.ca.root}) and the issuing CA certificate (${c.ca.issuing}), import each under Authorities → Import, and for the root tick Trust this certificate for identifying websites.`
+        : 'ask your administrator for the root CA certificate, import it under Authorities → Import and tick Trust this certificate for identifying websites.'),
     (c.portal ? `Install GlobalProtect from Google Play, open it and enter the portal ${c.portal}.` : 'Install GlobalProtect from Google Play, open it and type the portal address your administrator gave you.') +
       ' Choose your certificate when asked; if GlobalProtect offers none, contact your administrator (the Android app on ChromeOS may not see certificates imported this way).',
     `Delete ${c.file} from Downloads afterwards: it contains your private key.`,
@@ -137,8 +142,10 @@ const japanese = (c: Context): Record<Platform, string[]> => ({
   ],
   chromeos: [
     `アドレスバーに chrome://network と入力し、「General」タブの「Import ONC file」で ${c.file} を選びます。${c.org} の CA 証明書と自分の証明書がインストールされます。`,
-    `chrome://settings/certificates を開き、自分の証明書が「証明書」に、${c.org} の CA が「認証局」にあることを確かめます。CA がなければ、ダウンロードページのルート CA 証明書を「認証局」→「インポート」で読み込み、` +
-      '「この証明書をウェブサイトの識別に使用することを信頼する」にチェックを入れます。',
+    `chrome://settings/certificates を開き、自分の証明書が「証明書」に、${c.org} の CA が「認証局」にあることを確かめます。CA がなければ、` +
+      (c.ca
+        ? `ルート CA 証明書（${c.ca.root}）と発行 CA 証明書（${c.ca.issuing}）をダウンロードし、それぞれ「認証局」→「インポート」で読み込みます。ルート CA では「この証明書をウェブサイトの識別に使用することを信頼する」にチェックを入れます。`
+        : '管理者からルート CA 証明書を受け取り、「認証局」→「インポート」で読み込んで「この証明書をウェブサイトの識別に使用することを信頼する」にチェックを入れます。'),
     (c.portal ? `Google Play から GlobalProtect をインストールして開き、ポータル ${c.portal} を入力します。` : 'Google Play から GlobalProtect をインストールして開き、管理者から知らされたポータルのアドレスを入力します。') +
       '求められたら自分の証明書を選びます。証明書が表示されない場合は管理者に連絡してください（ChromeOS 上の Android アプリからは、この方法で読み込んだ証明書が見えないことがあります）。',
     `終わったら ダウンロード から ${c.file} を削除してください。秘密鍵が入っています。`,
@@ -167,6 +174,7 @@ export function bundleInstructions(platform: Platform, kind: Credential['kind'],
     script: options.filename ?? 'kagi-<name>.ps1',
     org: options.organization ?? 'kagi',
     defaultsCommand: portal ? macosPortalCommand(portal, kind) : undefined,
+    ca: options.caCertificates,
   }
   return builders[lang](context)[platform]
 }

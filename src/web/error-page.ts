@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError, toHttpError } from '../errors.js'
 import { newNonce, sendPage, type PageContext } from './html.js'
+import { refusalKey } from './employee-messages.js'
 import { chooseLang, translate, type Lang } from './i18n.js'
 import { errorView, signInFailedView } from './views.js'
 
@@ -23,12 +24,17 @@ export function wantsJson(request: FastifyRequest): boolean {
   return /\bapplication\/json\b/i.test(request.headers.accept ?? '')
 }
 
-/** What a browser is told for a status, in its language; the API's own message where no better one exists. */
-function pageMessage(lang: Lang, status: number, code: string | undefined, apiMessage: string): string {
-  if (code?.startsWith('FST_CSRF')) return translate(lang, 'formExpired')
+/**
+ * What a browser is told, in its language. Employees get a sentence of the
+ * translation table chosen by the error's code; the admin console keeps the
+ * API's own message, which names what an admin can fix.
+ */
+function pageMessage(request: FastifyRequest, lang: Lang, status: number, error: unknown, apiMessage: string): string {
+  if ((error as { code?: string } | undefined)?.code?.startsWith('FST_CSRF')) return translate(lang, 'formExpired')
   if (status === 429) return translate(lang, 'tooMany')
   if (status === 413) return translate(lang, 'tooLarge')
-  return apiMessage
+  if (request.url === '/admin' || request.url.startsWith('/admin/') || request.url.startsWith('/admin?')) return apiMessage
+  return translate(lang, refusalKey(error))
 }
 
 /**
@@ -42,7 +48,7 @@ export function replyWithError(error: unknown, request: FastifyRequest, reply: F
   else request.log.info({ code: body.error.code, status }, 'request refused')
   if (wantsJson(request)) return reply.code(status).header('cache-control', 'no-store').send(body)
   const ctx = pageContext(request)
-  const message = pageText?.(ctx.lang) ?? pageMessage(ctx.lang, status, (error as { code?: string } | undefined)?.code, body.error.message)
+  const message = pageText?.(ctx.lang) ?? pageMessage(request, ctx.lang, status, error, body.error.message)
   return sendPage(reply, ctx, request.url.startsWith('/auth/') ? signInFailedView(ctx, message) : errorView(ctx, message), status)
 }
 

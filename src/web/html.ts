@@ -33,7 +33,9 @@ const css = `
 :root{color-scheme:light dark;--fg:#1b1f24;--bg:#fff;--muted:#4b5563;--line:#d0d7de;--accent:#0b57d0;--bad:#b42318;--ok:#05603a;--card:#f6f8fa}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9aa4af;--line:#30363d;--accent:#6cb6ff;--bad:#ff8182;--ok:#56d364;--card:#161b22}}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",sans-serif;color:var(--fg);background:var(--bg)}
-header,main,footer{max-width:46rem;margin:0 auto;padding:1rem}header{display:flex;gap:1rem;align-items:center;justify-content:space-between;border-bottom:1px solid var(--line)}
+header,main,footer{max-width:46rem;margin:0 auto;padding:1rem}header{display:flex;gap:.5rem 1rem;align-items:center;justify-content:space-between;border-bottom:1px solid var(--line)}
+header nav{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:flex-end}header nav button{margin-top:0;white-space:nowrap}
+main{overflow-wrap:anywhere}[hidden]{display:none!important}
 h1{font-size:1.4rem;margin:0}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}a{color:var(--accent)}.muted{color:var(--muted)}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem;margin:1rem 0}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}.hint{font-weight:400;color:var(--muted);font-size:.9rem;margin:.1rem 0}
@@ -53,6 +55,9 @@ main:has(.admin),header:has(+main .admin){max-width:72rem}.admin nav.tabs{displa
 .chart{margin:1rem 0}.chart svg[role=img]{width:100%;height:12rem;border-bottom:1px solid var(--line)}.bar-issued{fill:var(--accent)}.bar-revoked{fill:var(--bad)}.bar-active{fill:var(--ok)}
 .axis{font-size:10px;fill:var(--muted)}.axis-line{stroke:var(--line)}.swatch{width:.8em;height:.8em}.legend span{margin-right:1rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem}.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}.inline label{margin:.25rem 0}
+.certs{list-style:none;padding:0;margin:.5rem 0}.cert{display:flex;flex-wrap:wrap;gap:.25rem .75rem;align-items:baseline;padding:.4rem 0;border-bottom:1px solid var(--line)}
+.cert-revoked,.cert-expired{color:var(--muted)}
+.badge{font-weight:600;font-size:.9rem;padding:0 .45rem;border-radius:1rem;border:1px solid currentColor;white-space:nowrap}.badge-active{color:var(--ok)}.badge-revoked{color:var(--bad);border-style:dashed}.badge-expired{color:var(--muted);border-style:dotted}
 .status-revoked{color:var(--bad);font-weight:600}.status-expired{color:var(--muted);font-weight:600}.status-active{color:var(--ok);font-weight:600}
 `
 

@@ -23,3 +23,12 @@ export const platformNames: Record<Platform, string> = {
   chromeos: 'ChromeOS',
   android: 'Android',
 }
+
+/**
+ * Platforms whose page offers a machine certificate (and so a host name):
+ * computers that can sign in to GlobalProtect before a user logs on. Phones,
+ * tablets and Chromebooks only ever get a user certificate.
+ */
+export const machinePlatforms: readonly Platform[] = ['macos', 'windows']
+
+export const offersMachineCertificate = (platform: Platform | undefined): boolean => platform !== undefined && machinePlatforms.includes(platform)

@@ -19,11 +19,14 @@ import { ApiError } from '../errors.js'
 import { revoke } from '../use-cases/revoke.js'
 import type { KagiServices } from '../startup/services.js'
 import { sendPage } from './html.js'
-import { translate } from './i18n.js'
+import { formIssueKey, refusalKey } from './employee-messages.js'
+import { translate, translateCount, type MessageKey } from './i18n.js'
 import { LANG_COOKIE, pageContext } from './error-page.js'
 import { localPath } from './local-path.js'
-import { detectPlatform } from './platform.js'
-import { homeView, readyView, signInFailedView, signInView, type EnrollFormValues, type SignInMode } from './views.js'
+import { detectPlatform, offersMachineCertificate } from './platform.js'
+import { READY_PATH, readyView, type ReadyRecord } from './ready-view.js'
+import { caCertificateUrls } from './steps-view.js'
+import { homeView, signInFailedView, signInView, type EnrollFormValues, type SignInMode } from './views.js'
 
 const devLoginForm = z.object({ _csrf: z.string().optional(), email: emailField('email'), admin: z.literal('yes').optional() })
 
@@ -56,21 +59,29 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
   const authenticator = await registerSessions(app, config, services.sessions)
 
   const context = pageContext
+  const steps = { portal: config.gpPortal, organization: config.caName, caCertificates: caCertificateUrls(config.publicUrl) }
 
   await app.register(samlMetadataRoute, { publicUrl: config.publicUrl })
   if (mode === 'saml') {
     await app.register(samlRoutes, {
       services,
       authenticator,
-      failure: (request, reply, message) => sendPage(reply, context(request), signInFailedView(context(request), message), 401),
+      // The reason is in the audit log (auth.sign-in-refused); the employee is told what to do in their language.
+      failure: (request, reply) => {
+        const ctx = context(request)
+        return sendPage(reply, ctx, signInFailedView(ctx, translate(ctx.lang, 'signInRefused')), 401)
+      },
     })
+  } else if (mode === 'none') {
+    // The page only says sign-in is not set up (employees cannot act on a variable name); the admin reads it here.
+    app.log.warn('no sign-in is offered: set KAGI_SAML_IDP_METADATA (or KAGI_SAML_ENTRY_POINT and KAGI_SAML_IDP_CERT)')
   } else if (mode === 'development') {
     app.log.warn('SAML is not configured: offering the development sign-in on this loopback address (never in production)')
     app.post('/auth/dev-login', { preValidation: app.csrfProtection, config: { rateLimit: { max: 30, timeWindow: 60_000 } } }, async (request, reply) => {
       const form = devLoginForm.safeParse(request.body ?? {})
       if (!form.success) {
         const ctx = context(request)
-        return sendPage(reply, ctx, signInView(ctx, mode, await reply.generateCsrf(), 'Enter an email address.'), 400)
+        return sendPage(reply, ctx, signInView(ctx, mode, await reply.generateCsrf(), translate(ctx.lang, 'enterEmail')), 400)
       }
       await completeSignIn(signInDeps, request, { email: form.data.email, groups: [], admin: form.data.admin === 'yes' }, 'development')
       return reply.redirect('/', 303)
@@ -106,7 +117,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     return sendPage(
       reply,
       ctx,
-      homeView(ctx, { user, csrf, detected: detectPlatform(request.headers['user-agent']), devices, notice: flash, portal: config.gpPortal, organization: config.caName, ...extra }),
+      homeView(ctx, { user, csrf, detected: detectPlatform(request.headers['user-agent']), devices, notice: flash, steps, ...extra }),
       status,
     )
   }
@@ -121,12 +132,26 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     rateLimit: { max, timeWindow: 60_000, hook: 'preHandler' as const, keyGenerator: (request: FastifyRequest) => (request.user ? `user:${request.user.email}` : `ip:${request.ip}`) },
   })
 
-  /** The page after an enrollment: the download, the one-time password where needed, the steps. */
-  async function ready(request: FastifyRequest, reply: FastifyReply, enrollment: Enrollment, platform: Platform, kind: EnrollmentProfile) {
-    const ctx = context(request)
-    const bundle = enrollment.bundle!
-    return sendPage(reply, ctx, readyView(ctx, { user: request.user!, csrf: await reply.generateCsrf(), platform, kind, portal: config.gpPortal, organization: config.caName, ...bundle }))
+  /** The download page; `bundle` only in the answer to the enrollment, whose language switch and reload then land on GET /enroll. */
+  async function sendReady(request: FastifyRequest, reply: FastifyReply, record: ReadyRecord, bundle?: Enrollment['bundle']) {
+    const ctx = { ...context(request), path: READY_PATH }
+    return sendPage(reply, ctx, readyView(ctx, { ...record, user: request.user!, csrf: await reply.generateCsrf(), bundle, steps }))
   }
+
+  /** After an enrollment: the session remembers which download page to show again (never the bundle or its password). */
+  async function ready(request: FastifyRequest, reply: FastifyReply, enrollment: Enrollment, platform: Platform, kind: EnrollmentProfile) {
+    const bundle = enrollment.bundle!
+    const record: ReadyRecord = { serial: enrollment.serial, platform, kind, filename: bundle.filename, password: bundle.pkcs12Password !== undefined }
+    request.session.set('ready', record)
+    return sendReady(request, reply, record, bundle)
+  }
+
+  // The last download page again, in the current language; the page's script restores the download from the tab.
+  app.get(READY_PATH, async (request, reply) => {
+    const record = request.session.get('ready')
+    if (!request.user || !record) return reply.redirect('/', 303)
+    return sendReady(request, reply, record)
+  })
 
   /** Enrolls for the page; a refusal (4xx) shows the home page again with its message, and answers undefined. */
   async function enrollOrShowForm(request: FastifyRequest, reply: FastifyReply, extra: { form?: EnrollFormValues }, enrollRequest: EnrollRequest): Promise<Enrollment | undefined> {
@@ -134,9 +159,16 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       return await enroll(services, enrollRequest)
     } catch (error) {
       if (!(error instanceof ApiError) || error.statusCode >= 500) throw error
-      await home(request, reply, { error: error.message, ...extra }, error.statusCode)
+      await home(request, reply, { error: translate(context(request).lang, refusalKey(error)), ...extra }, error.statusCode)
       return undefined
     }
+  }
+
+  /** Rules of the page's form beyond its schema: machine certificates only on computers, and with a host name. */
+  function machineProblem(form: { platform: Platform; kind: EnrollmentProfile; hostname?: string }): MessageKey | undefined {
+    if (form.kind !== 'device') return undefined
+    if (!offersMachineCertificate(form.platform)) return 'formMachineOnly'
+    return form.hostname ? undefined : 'formHostnameRequired'
   }
 
   app.post('/enroll', { preValidation: app.csrfProtection, config: perUserLimit(10) }, async (request, reply) => {
@@ -145,8 +177,11 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     const parsed = enrollForm.safeParse(request.body ?? {})
     const raw = (request.body ?? {}) as Record<string, string>
     const values: EnrollFormValues = { platform: platforms.find((p) => p === raw.platform), deviceName: raw.deviceName, kind: raw.kind === 'device' ? 'device' : 'user', hostname: raw.hostname }
-    if (!parsed.success) return home(request, reply, { error: parsed.error.issues[0]!.message, form: values }, 400)
+    const lang = context(request).lang
+    if (!parsed.success) return home(request, reply, { error: translate(lang, formIssueKey(parsed.error)), form: values }, 400)
     const form = parsed.data
+    const problem = machineProblem(form)
+    if (problem) return home(request, reply, { error: translate(lang, problem), form: values }, 400)
     const enrollment = await enrollOrShowForm(request, reply, { form: values }, {
       actor: selfService(user.email, request.ip),
       email: user.email,
@@ -201,7 +236,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       const serials = await activeSerialsOfDevice(db, device.id)
       for (const serial of serials) await revoke(services, serial, 'keyCompromise', `user:${user.email}`, request.ip)
       request.log.info({ user: user.email, deviceId: device.id, revoked: serials.length }, 'device reported lost')
-      request.session.set('notice', translate(lang, serials.length ? 'lostDone' : 'lostNothing', { count: serials.length, device: device.name }))
+      request.session.set('notice', serials.length ? translateCount(lang, 'lostDone', serials.length, { device: device.name }) : translate(lang, 'lostNothing', { device: device.name }))
       return reply.redirect('/', 303)
     },
   )

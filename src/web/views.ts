@@ -1,12 +1,15 @@
-import { bundleInstructions } from '../../enrollment/instructions.js'
 import type { SessionUser } from '../auth/session.js'
 import type { Platform } from '../../enrollment/bundle-types.js'
+import type { InstructionOptions } from '../../enrollment/instructions.js'
 import type { EnrollmentProfile } from '../../profiles/index.js'
 import { platforms } from '../../enrollment/bundle-types.js'
 import type { DeviceWithCertificates } from '../db/device-repository.js'
-import { html, page, type Html, type PageContext } from './html.js'
+import { deviceList } from './device-list.js'
+import { Html, html, page, type PageContext } from './html.js'
 import { translate, type MessageKey } from './i18n.js'
-import { platformNames } from './platform.js'
+import { machinePlatforms, offersMachineCertificate, platformNames } from './platform.js'
+import { forgetReadyScript } from './ready-storage.js'
+import { stepList } from './steps-view.js'
 
 /** How the sign-in page offers sign-in. */
 export type SignInMode = 'saml' | 'development' | 'none'
@@ -29,7 +32,8 @@ export function signInView(ctx: PageContext, mode: SignInMode, csrf: string, mes
 <label class="choice"><input type="checkbox" name="admin" value="yes"> ${t(ctx, 'makeAdmin')}</label>
 <button type="submit">${t(ctx, 'signInButton')}</button></form></section>`
         : html`<p class="error" role="alert">${t(ctx, 'notConfigured')}</p>`
-  return page(ctx, t(ctx, 'title'), html`<p>${t(ctx, 'tagline')}</p>${notice(ctx, message)}${body}`)
+  const forget = html`<script nonce="${ctx.nonce}">${new Html(forgetReadyScript)}</script>`
+  return page(ctx, t(ctx, 'title'), html`<p>${t(ctx, 'tagline')}</p>${notice(ctx, message)}${body}${forget}`)
 }
 
 /** A refused sign-in (or, with `title` errorTitle, any refused request): the reason, and the way back. */
@@ -67,19 +71,25 @@ export interface HomeModel {
   notice?: string
   error?: string
   form?: EnrollFormValues
-  /** KAGI_GP_PORTAL and KAGI_CA_NAME, named in the steps. */
-  portal?: string
-  organization: string
+  /** What the steps name: KAGI_GP_PORTAL, KAGI_CA_NAME and where the CA certificates are. */
+  steps: InstructionOptions
 }
 
-function userHeader(ctx: PageContext, model: { user: SessionUser; csrf: string }): Html {
-  return html` <form method="post" action="/auth/logout"><input type="hidden" name="_csrf" value="${model.csrf}"><button class="secondary" type="submit">${t(ctx, 'signOut')}</button></form>`
+/** The header's sign-out button. */
+export function userHeader(ctx: PageContext, model: { user: SessionUser; csrf: string }): Html {
+  return html` <form method="post" action="/auth/logout"><input type="hidden" name="_csrf" value="${model.csrf}"><button class="secondary sign-out" type="submit">${t(ctx, 'signOut')}</button></form>`
 }
+
+// Machine certificates and host names only where the selected platform can use them (see machinePlatforms);
+// the script follows the platform select, and the server refuses a machine certificate elsewhere.
+const machineScript = `var p=document.getElementById('platform'),m=document.getElementById('machine'),machine=${JSON.stringify(machinePlatforms)};
+function follow(){var on=machine.indexOf(p.value)>=0;m.hidden=!on;if(!on)document.getElementById('kind-user').checked=true}
+if(p&&m){p.addEventListener('change',follow);follow()}`
 
 function enrollForm(ctx: PageContext, model: HomeModel): Html {
   const form = model.form ?? {}
-  const selected = form.platform ?? model.detected
-  const kind = form.kind ?? 'user'
+  const selected = form.platform ?? model.detected ?? platforms[0]
+  const kind = offersMachineCertificate(selected) ? (form.kind ?? 'user') : 'user'
   return html`<section class="card" aria-labelledby="enroll"><h2 id="enroll">${t(ctx, 'enrollTitle')}</h2>${notice(ctx, model.error, 'error')}
 <form method="post" action="/enroll" id="enroll-form"><input type="hidden" name="_csrf" value="${model.csrf}">
 <label for="platform">${t(ctx, 'platform')}</label><select id="platform" name="platform" required>${platforms.map(
@@ -87,41 +97,20 @@ function enrollForm(ctx: PageContext, model: HomeModel): Html {
   )}</select>
 <label for="deviceName">${t(ctx, 'deviceName')}</label><p class="hint" id="deviceNameHint">${t(ctx, 'deviceNameHint')}</p>
 <input id="deviceName" name="deviceName" type="text" required maxlength="64" aria-describedby="deviceNameHint" value="${form.deviceName ?? ''}">
-<fieldset class="choice-group"><legend>${t(ctx, 'certificateType')}</legend>
-<label class="choice"><input type="radio" name="kind" value="user"${kind === 'user' ? html` checked` : html``}> ${t(ctx, 'typeUser')}</label>
+<div id="machine"${offersMachineCertificate(selected) ? html`` : html` hidden`}><fieldset class="choice-group"><legend>${t(ctx, 'certificateType')}</legend><p class="hint">${t(ctx, 'machineOptionsHint')}</p>
+<label class="choice"><input type="radio" name="kind" value="user" id="kind-user"${kind === 'user' ? html` checked` : html``}> ${t(ctx, 'typeUser')}</label>
 <label class="choice"><input type="radio" name="kind" value="device"${kind === 'device' ? html` checked` : html``}> ${t(ctx, 'typeDevice')}</label></fieldset>
 <label for="hostname">${t(ctx, 'hostname')}</label><p class="hint" id="hostnameHint">${t(ctx, 'hostnameHint')}</p>
-<input id="hostname" name="hostname" type="text" maxlength="253" autocomplete="off" aria-describedby="hostnameHint" value="${form.hostname ?? ''}">
+<input id="hostname" name="hostname" type="text" maxlength="253" autocomplete="off" aria-describedby="hostnameHint" value="${form.hostname ?? ''}"></div>
 <button type="submit">${t(ctx, 'enrollButton')}</button></form>
 <script nonce="${ctx.nonce}">// iPadOS Safari presents itself as a Mac: touch support tells them apart.
-if(navigator.maxTouchPoints>1&&/Macintosh/.test(navigator.userAgent)){var s=document.getElementById('platform');if(s&&s.value==='macos')s.value='ios'}</script></section>`
-}
-
-function certificateStatus(ctx: PageContext, status: string, notAfter: Date): string {
-  if (status === 'revoked') return t(ctx, 'revoked')
-  return notAfter.getTime() <= Date.now() ? t(ctx, 'expired') : t(ctx, 'active')
-}
-
-function deviceList(ctx: PageContext, model: HomeModel): Html {
-  if (model.devices.length === 0) return html`<p class="muted">${t(ctx, 'noDevices')}</p>`
-  return html`${model.devices.map(
-    (device) => html`<section class="card" aria-label="${device.name}"><h3>${device.name} <span class="muted">· ${platformNames[device.platform]}${device.hostname ? ` · ${device.hostname}` : ''}</span></h3>
-<table><thead><tr><th scope="col">${t(ctx, 'serial')}</th><th scope="col">${t(ctx, 'certificateType')}</th><th scope="col">${t(ctx, 'status')}</th><th scope="col">${t(ctx, 'expires')}</th></tr></thead><tbody>
-${device.certificates.map(
-  (c) => html`<tr><td><code title="${c.serial}">${c.serial.slice(0, 12)}…</code></td><td>${c.profile}</td><td>${certificateStatus(ctx, c.status, c.notAfter)}</td><td>${c.notAfter.toISOString().slice(0, 10)}</td></tr>`,
-)}</tbody></table>
-<form method="post" action="/devices/${device.id}/renew"><input type="hidden" name="_csrf" value="${model.csrf}"><input type="hidden" name="kind" value="${device.certificates[0]?.profile === 'device' ? 'device' : 'user'}"><button class="secondary" type="submit">${t(ctx, 'downloadAgain')}</button> <span class="muted">${t(ctx, 'downloadAgainHint')}</span></form>
-${device.certificates.some((c) => c.status === 'active')
-  ? html`<details><summary>${t(ctx, 'lostTitle')}</summary><form method="post" action="/devices/${device.id}/lost"><input type="hidden" name="_csrf" value="${model.csrf}">
-<label class="choice"><input type="checkbox" name="confirm" value="yes" required> ${t(ctx, 'lostConfirm')}</label><button class="danger" type="submit">${t(ctx, 'lostButton')}</button></form></details>`
-  : html``}</section>`,
-  )}`
+if(navigator.maxTouchPoints>1&&/Macintosh/.test(navigator.userAgent)){var s=document.getElementById('platform');if(s&&s.value==='macos')s.value='ios'}
+${new Html(machineScript)}</script></section>`
 }
 
 function allInstructions(ctx: PageContext, model: HomeModel): Html {
-  const detected = model.detected
   return html`<h2>${t(ctx, 'instructionsTitle')}</h2>${platforms.map(
-    (p) => html`<details${p === detected ? html` open` : html``}><summary>${platformNames[p]}</summary><ol>${bundleInstructions(p, 'user', ctx.lang, { portal: model.portal, organization: model.organization }).map((step) => html`<li>${step}</li>`)}</ol></details>`,
+    (p) => html`<details${p === model.detected ? html` open` : html``}><summary>${platformNames[p]}</summary>${stepList(ctx, p, 'user', model.steps)}</details>`,
   )}`
 }
 
@@ -133,26 +122,7 @@ export function homeView(ctx: PageContext, model: HomeModel): Html {
     t(ctx, 'title'),
     html`<p>${t(ctx, 'signedInAs')} <strong>${who}</strong>${model.user.via === 'development' ? html` <span class="muted">(${t(ctx, 'devSignInTitle')})</span>` : html``}${model.user.admin ? html` · <a href="/admin">${t(ctx, 'adminLink')}</a>` : html``}</p>
 ${notice(ctx, model.notice)}${enrollForm(ctx, model)}
-<h2>${t(ctx, 'devicesTitle')}</h2>${deviceList(ctx, model)}${model.portal ? html`` : html`<p class="muted">${t(ctx, 'noPortal')}</p>`}${allInstructions(ctx, model)}`,
-    userHeader(ctx, model),
-  )
-}
-
-/** After enrollment: the download (a data: link the page clicks itself), the one-time password where needed, the steps. */
-export function readyView(
-  ctx: PageContext,
-  model: { user: SessionUser; csrf: string; platform: Platform; kind: EnrollmentProfile; filename: string; contentType: string; body: Buffer; pkcs12Password?: string; portal?: string; organization: string },
-): Html {
-  const href = `data:${model.contentType};base64,${model.body.toString('base64')}`
-  return page(
-    ctx,
-    t(ctx, 'readyTitle'),
-    html`<h2>${t(ctx, 'readyTitle')}</h2><p><a class="button" id="download" href="${href}" download="${model.filename}">${t(ctx, 'readyDownload', { file: model.filename })}</a></p>
-<p class="muted">${t(ctx, 'readyAuto')}</p>
-${model.pkcs12Password ? html`<p>${t(ctx, 'passwordLabel')}<br><span class="password" id="pkcs12-password">${model.pkcs12Password}</span></p>` : html``}
-<h2>${t(ctx, 'installTitle')}: ${platformNames[model.platform]}</h2><ol>${bundleInstructions(model.platform, model.kind, ctx.lang, { portal: model.portal, filename: model.filename, organization: model.organization }).map((step) => html`<li>${step}</li>`)}</ol>
-<p><a href="/">${t(ctx, 'back')}</a></p>
-<script nonce="${ctx.nonce}">document.getElementById('download').click()</script>`,
+<h2>${t(ctx, 'devicesTitle')}</h2>${deviceList(ctx, model.devices, model.csrf)}${model.steps.portal ? html`` : html`<p class="muted">${t(ctx, 'noPortal')}</p>`}${allInstructions(ctx, model)}`,
     userHeader(ctx, model),
   )
 }

@@ -47,7 +47,7 @@ t.test('a SAML response obtained in another browser does not sign the victim in'
   await victim.waitForSelector('main')
   const refusal = (await victim.textContent('main')) ?? ''
   t.match(refusal, /Sign-in failed/)
-  t.match(refusal, /not started in this browser/)
+  t.match(refusal, /The sign-in could not be completed/)
   await victim.goto(`${publicUrl}/`)
   t.notMatch((await victim.textContent('main')) ?? '', /bob@example\.com/, 'the victim is not signed in as the attacker')
 

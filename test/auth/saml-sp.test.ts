@@ -107,12 +107,14 @@ t.test('IdP-initiated responses are accepted only when enabled', async (t) => {
 })
 
 t.test('an email that cannot go into a certificate is refused with a message', async (t) => {
-  const { app } = await samlApp(t)
+  const { app, services } = await samlApp(t)
   const page = new PageClient(app)
   const options = { ...defaultResponseOptions(sp, await startLogin(page)), nameId: 'アリス@example.com', attributes: {} }
   const res = await postResponse(page, signedResponse(idp, options))
   t.equal(res.statusCode, 401)
-  t.match(res.body, /not an ASCII email address/)
+  t.match(res.body, /The sign-in could not be completed/, 'the employee reads what to do, from the translation table')
+  const refused = await services.db.selectFrom('audit_event').select('details').where('action', '=', 'auth.sign-in-refused').executeTakeFirstOrThrow()
+  t.match(JSON.stringify(refused.details), /not an ASCII email address/, 'the reason is in the audit log')
 })
 
 t.test('login CSRF: a response for a sign-in another browser started is refused', async (t) => {
@@ -126,7 +128,7 @@ t.test('login CSRF: a response for a sign-in another browser started is refused'
   const victimRequest = await startLogin(victim)
   const res = await postResponse(victim, forMallory)
   t.equal(res.statusCode, 401)
-  t.match(res.body, /not started in this browser/)
+  t.match(res.body, /The sign-in could not be completed/)
   t.notMatch((await victim.get('/')).body, /mallory@example\.com/, 'the victim is not signed in as the attacker')
   const refused = await services.db.selectFrom('audit_event').select('details').where('action', '=', 'auth.sign-in-refused').executeTakeFirstOrThrow()
   t.match(JSON.stringify(refused.details), /not started in this browser/)

@@ -106,6 +106,13 @@ t.test('ok/instructions: every platform, kind and language, with the known traps
   t.match(all('chromeos', 'en'), 'Import ONC file')
   t.match(all('chromeos', 'en'), 'chrome://settings/certificates')
   t.match(all('chromeos', 'en'), 'Trust this certificate for identifying websites')
+  const ca = { root: 'https://kagi.example.com/pki/root.crt', issuing: 'https://kagi.example.com/pki/issuing.crt' }
+  for (const lang of instructionLanguages) {
+    const withCa = bundleInstructions('chromeos', 'user', lang, { ...options, caCertificates: ca }).join('\n')
+    t.match(withCa, ca.root, `chromeos/${lang}: the step that asks for the root CA says where to download it`)
+    t.match(withCa, ca.issuing, `chromeos/${lang}: and the issuing CA`)
+  }
+  t.match(all('chromeos', 'en'), 'ask your administrator for the root CA certificate', 'without download addresses, nothing points at a page that has none')
   t.match(all('android', 'en'), 'Encryption & credentials → Install a certificate → VPN & app user certificate')
   t.match(all('android', 'en'), 'password shown on the download page')
   t.match(all('android', 'ja'), '暗号化と認証情報')
