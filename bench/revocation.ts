@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { generateKey, spkiOf } from '../ca/index.js'
 import { tmpdir } from 'node:os'
@@ -12,9 +12,9 @@ import { migrateToLatest } from '../src/db/migrator.js'
 import { revoke } from '../src/use-cases/revoke.js'
 import { createServices } from '../src/startup/services.js'
 import { enroll } from '../src/use-cases/enroll.js'
+import { runJsonClient } from './json-client.js'
 import type { LoadResult } from './load.js'
 
-const here = import.meta.dirname
 const progress = (line: string): void => void process.stderr.write(`… ${line}\n`)
 
 function sh(cmd: string, args: string[], cwd: string): string {
@@ -25,19 +25,7 @@ function sh(cmd: string, args: string[], cwd: string): string {
 
 /** Runs the shared load client against `url` (inside a network namespace when `netns` is given). */
 function ocspClient(url: string, request: string, seconds: number, prefix: string[] = []): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const args = [...prefix, process.execPath, join(here, '..', 'bin', 'run-ts.js'), join(here, 'ocsp-client.ts'), url, request, String(seconds), '16']
-    const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('close', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!))
-      } catch (error) {
-        reject(new Error(`ocsp client failed: ${out} ${error}`))
-      }
-    })
-  })
+  return runJsonClient<LoadResult>('ocsp-client.ts', [url, request, String(seconds), '16'], prefix)
 }
 
 /** A small openssl PKI (P-256, like kagi's default) with N revoked entries in its index, for the peers. */

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,9 +15,9 @@ import { initCa } from '../src/startup/ca-loader.js'
 import { createServices } from '../src/startup/services.js'
 import { createRecordChallenge } from '../src/use-cases/scep-challenges.js'
 import { csrFor, newRequester, pkiMessage } from '../test/support/scep-request.js'
+import { runJsonClient } from './json-client.js'
 import type { LoadResult } from './load.js'
 
-const here = import.meta.dirname
 const progress = (line: string): void => void process.stderr.write(`… ${line}\n`)
 const IN_FLIGHT = 16
 /** Requests sent, untimed, before each measurement (JIT, connection set-up, first database pages). */
@@ -49,19 +49,7 @@ async function buildRequests(requesters: Requesters, recipient: Buffer, count: n
 
 /** Runs the shared SCEP load client (inside a network namespace when `prefix` says so). */
 function scepClient(url: string, bodies: string, seconds: number, prefix: string[] = []): Promise<LoadResult & { warmupErrors: number }> {
-  return new Promise((resolve, reject) => {
-    const args = [...prefix, process.execPath, join(here, '..', 'bin', 'run-ts.js'), join(here, 'scep-client.ts'), url, bodies, String(seconds), String(IN_FLIGHT), String(WARMUP)]
-    const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('close', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()!))
-      } catch (error) {
-        reject(new Error(`scep client failed: ${out} ${error}`))
-      }
-    })
-  })
+  return runJsonClient('scep-client.ts', [url, bodies, String(seconds), String(IN_FLIGHT), String(WARMUP)], prefix)
 }
 
 function sh(cmd: string, args: string[], cwd: string): string {

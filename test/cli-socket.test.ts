@@ -1,11 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { freshPostgresUrl } from './helper.js'
+import { freePort } from './support/free-port.js'
 
 // While `kagi serve` holds the embedded database, CLI commands run inside it over KAGI_DATA_DIR/kagi.sock.
 
@@ -15,15 +15,6 @@ const skipOnPostgres = onPostgres ? 'with DATABASE_URL every CLI process opens P
 const asNobody = ['--reuid=nobody', '--regid=nogroup', '--clear-groups']
 const setpriv = spawnSync('setpriv', [...asNobody, 'true']).status === 0
 const skipNobody = skipOnPostgres || (process.getuid?.() !== 0 || !setpriv ? 'needs root and setpriv to run a client as nobody' : false)
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as { port: number }).port
-  server.close()
-  return port
-}
 
 /** A data directory, a `kagi` runner (optionally in another folder or as nobody) and a way to start `kagi serve` on it. */
 async function installation(t: Test) {

@@ -1,23 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { freshPostgresUrl } from './helper.js'
 import { run } from './support/openssl.js'
+import { freePort } from './support/free-port.js'
 
 const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as { port: number }).port
-  server.close()
-  return port
-}
 
 /** An environment for one kagi installation: a data dir and, in the PostgreSQL pass, its own database. */
 async function installation(t: Test) {

@@ -1,10 +1,9 @@
 import 'reflect-metadata'
 import { X509Certificate } from 'node:crypto'
 import t from 'tap'
-import * as pkijs from 'pkijs'
 import { MessageType } from '../../ca/scep/index.js'
 import { build, type TestApp } from '../helper.js'
-import { csrFor, newRequester, pkiMessage, readCertRep } from '../support/scep-request.js'
+import { csrFor, newRequester, pkiMessage, readCertRep, scepRaCertificate } from '../support/scep-request.js'
 
 /** The expression Fleet (and the scripts MDM vendors publish) read NDES's page with. */
 const NDES_CHALLENGE = /The enrollment challenge password is: <B> (?<password>\S*)/i
@@ -16,9 +15,7 @@ async function ndesChallenge(kagi: TestApp, token = kagi.mdmToken): Promise<stri
 }
 
 async function enroll(kagi: TestApp, challenge: string, subject: string, names: { emails?: readonly string[]; dnsNames?: readonly string[] } = {}) {
-  const ra = await kagi.app.inject({ url: '/certsrv/mscep/mscep.dll?operation=GetCACert' })
-  const sd = new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(ra.rawPayload)).content })
-  const recipient = Buffer.from((sd.certificates![0] as pkijs.Certificate).toSchema().toBER(false))
+  const recipient = await scepRaCertificate(kagi, '/certsrv/mscep/mscep.dll')
   const requester = await newRequester()
   const csr = await csrFor(requester.cryptoKeys, subject, { challenge, ...names })
   const res = await kagi.app.inject({ method: 'POST', url: '/certsrv/mscep/mscep.dll?operation=PKIOperation', payload: pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient, content: csr }).der, headers: { 'content-type': 'application/x-pki-message' } })

@@ -1,5 +1,4 @@
 import 'reflect-metadata'
-import { createServer } from 'node:net'
 import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { serialToHex } from '../../ca/index.js'
@@ -8,6 +7,7 @@ import { ocspResponderCredential, ServiceCredential } from '../../src/use-cases/
 import { build } from '../helper.js'
 import { commandExists, requireComponent } from '../support/components.js'
 import { opensslCsr, run, runAsync, tempDir } from '../support/openssl.js'
+import { freePort } from '../support/free-port.js'
 
 /**
  * OCSP for every certificate of the chain (issue 11): the issuing CA's
@@ -17,14 +17,6 @@ import { opensslCsr, run, runAsync, tempDir } from '../support/openssl.js'
  */
 
 /** A free loopback port: kagi's URL is written into the CA at creation, so it must be known first. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 /** kagi listening on 127.0.0.1 under its own public URL, two leaves (one revoked), and the CA files. */
 async function chainSetup(t: Test, options: { clock?: () => Date } = {}) {
   const port = await freePort()

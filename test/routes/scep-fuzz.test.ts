@@ -9,8 +9,8 @@ import { children, octets, oid, readOid, readOne, seq, tlv, Tag } from '../../ca
 import { OID } from '../../ca/oids.js'
 import { MessageType, readPkiMessage, sealEnvelope } from '../../ca/scep/index.js'
 import { scepOperation } from '../../src/use-cases/scep-operation.js'
-import { build, type TestApp } from '../helper.js'
-import { csrFor, newRequester, pkiMessage, readCertRep, type Requester } from '../support/scep-request.js'
+import { build } from '../helper.js'
+import { csrFor, newRequester, pkiMessage, readCertRep, scepChallenge, scepRaCertificate, type Requester } from '../support/scep-request.js'
 
 // Fuzzing PKIOperation: 10,000 random, truncated, bit-flipped, spliced and re-signed pkiMessages,
 // by POST and GET. Each must get a 4xx or a 200 CertRep signed by kagi's SCEP certificate whose
@@ -262,18 +262,6 @@ function pkijsParses(der: Buffer): void {
   if (sd.signerInfos.length !== 1) throw new Error('pkijs finds no single SignerInfo in the reply')
 }
 
-async function raCertificate(kagi: TestApp): Promise<Buffer> {
-  const res = await kagi.app.inject({ url: '/scep?operation=GetCACert' })
-  const sd = new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(res.rawPayload)).content })
-  return Buffer.from((sd.certificates![0] as pkijs.Certificate).toSchema().toBER(false))
-}
-
-async function challenge(kagi: TestApp, body: object): Promise<string> {
-  const res = await kagi.app.inject({ method: 'POST', url: '/api/v1/scep/challenges', headers: kagi.as.mdm, payload: body })
-  if (res.statusCode !== 201) throw new Error(`challenge: ${res.statusCode} ${res.body}`)
-  return res.json().challenge
-}
-
 /** One way of sending a body: POST as DER, or GET with the base64 in `message` (encoded, raw, or damaged). */
 function request(rng: Rng, body: Buffer): { method: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: Buffer; label: string } {
   const url = '/scep?operation=PKIOperation'
@@ -306,7 +294,7 @@ t.test('PKIOperation fuzzing: 4xx or a signed FAILURE, never a 5xx or a stored c
   const rng = prng(SEED)
   t.comment(`SCEP fuzz seed ${SEED} (SCEP_FUZZ_SEED=${SEED} to repeat), ${CASES} cases`)
   const kagi = await build(t)
-  const ra = await raCertificate(kagi)
+  const ra = await scepRaCertificate(kagi)
   const raKey = new X509Certificate(ra).publicKey
   const countCertificates = async () => (await sql<{ n: number }>`select count(*)::int as n from certificate`.execute(kagi.database.db)).rows[0]!.n
   const before = await countCertificates()
@@ -316,8 +304,8 @@ t.test('PKIOperation fuzzing: 4xx or a signed FAILURE, never a 5xx or a stored c
   // yet in its renewal window, but it reaches the database).
   const alice = await newRequester(2048, 'fuzz-alice')
   const device = await newRequester(2048, 'fuzz-device')
-  const aliceCsr = await csrFor(alice.cryptoKeys, 'CN=fuzz', { challenge: await challenge(kagi, { user: 'fuzz@example.com', profile: 'user' }) })
-  const deviceCode = await challenge(kagi, { user: 'fuzz@example.com', device: { name: 'Fuzz Mac', platform: 'macos', hostname: 'fuzz-mac.example.com' }, profile: 'device' })
+  const aliceCsr = await csrFor(alice.cryptoKeys, 'CN=fuzz', { challenge: await scepChallenge(kagi, { user: 'fuzz@example.com', profile: 'user' }) })
+  const deviceCode = await scepChallenge(kagi, { user: 'fuzz@example.com', device: { name: 'Fuzz Mac', platform: 'macos', hostname: 'fuzz-mac.example.com' }, profile: 'device' })
   const deviceCsr = await csrFor(device.cryptoKeys, 'CN=fuzz-mac', { challenge: deviceCode })
   const pkcsReq = pkiMessage(alice, { messageType: MessageType.PKCSReq, recipient: ra, content: aliceCsr })
   const deviceReq = pkiMessage(device, { messageType: MessageType.PKCSReq, recipient: ra, content: deviceCsr, cipherOid: OID.desEde3Cbc, digest: 'sha1' })
@@ -348,7 +336,7 @@ t.test('PKIOperation fuzzing: 4xx or a signed FAILURE, never a 5xx or a stored c
   t.equal(legitSerials.size, 2)
 
   const fresh: string[] = []
-  for (let i = 0; i < FRESH_CHALLENGES; i++) fresh.push(await challenge(kagi, { user: `fuzz${i % 4}@example.com`, profile: 'user' }))
+  for (let i = 0; i < FRESH_CHALLENGES; i++) fresh.push(await scepChallenge(kagi, { user: `fuzz${i % 4}@example.com`, profile: 'user' }))
   const envelopeFor = (content: Buffer) => sealEnvelope(content, ra, rng.pick([OID.aes128Cbc, OID.aes256Cbc, OID.desEde3Cbc, OID.desCbc]), true)
 
   /** One case: what is sent, and what it is made from. */
@@ -458,7 +446,7 @@ t.test('PKIOperation fuzzing: 4xx or a signed FAILURE, never a 5xx or a stored c
   const nonce = Buffer.alloc(16, 7)
   const emptyValues = signedMessage(alice, [seq(oid(OID.scepMessageType), tlv(Tag.set)), ...scepAttributes(MessageType.CertPoll, 'fuzz-empty', nonce).slice(1)], readEnvelope(poll.der))
   const nulId = signedMessage(alice, scepAttributes(MessageType.CertPoll, 'fuzz\u0000', nonce), readEnvelope(poll.der))
-  const freshCsr = await csrFor(alice.cryptoKeys, 'CN=fuzz', { challenge: await challenge(kagi, { user: 'fuzz@example.com', profile: 'user' }) })
+  const freshCsr = await csrFor(alice.cryptoKeys, 'CN=fuzz', { challenge: await scepChallenge(kagi, { user: 'fuzz@example.com', profile: 'user' }) })
   const freshReq = pkiMessage(alice, { messageType: MessageType.PKCSReq, recipient: ra, content: freshCsr, transactionId: 'fuzz-bad-time' })
   const regressions: [string, Buffer][] = [
     ['a messageType attribute with an empty SET of values', emptyValues],

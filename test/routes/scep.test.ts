@@ -8,21 +8,9 @@ import { octets, tlv, Tag } from '../../ca/der.js'
 import { OID } from '../../ca/oids.js'
 import { MessageType } from '../../ca/scep/index.js'
 import { build, type TestApp } from '../helper.js'
-import { csrFor, newRequester, pkiMessage, readCertRep, type Requester } from '../support/scep-request.js'
+import { csrFor, newRequester, pkiMessage, readCertRep, scepChallenge, scepRaCertificate, type Requester } from '../support/scep-request.js'
 
 const FAIL = { badAlg: '0', badMessageCheck: '1', badRequest: '2', badTime: '3', badCertId: '4' }
-
-async function raCertificate(kagi: TestApp): Promise<Buffer> {
-  const res = await kagi.app.inject({ url: '/scep?operation=GetCACert' })
-  const sd = new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(res.rawPayload)).content })
-  return Buffer.from((sd.certificates![0] as pkijs.Certificate).toSchema().toBER(false))
-}
-
-async function challenge(kagi: TestApp, body: object): Promise<string> {
-  const res = await kagi.app.inject({ method: 'POST', url: '/api/v1/scep/challenges', headers: kagi.as.mdm, payload: body })
-  if (res.statusCode !== 201) throw new Error(`challenge: ${res.statusCode} ${res.body}`)
-  return res.json().challenge
-}
 
 /** Sends a PKCSReq by POST (or GET) and reads the CertRep. */
 async function send(kagi: TestApp, requester: Requester, der: Buffer, options: { get?: boolean; query?: string } = {}) {
@@ -43,7 +31,7 @@ async function enrollWith(kagi: TestApp, code: string, ra: Buffer, options: { su
 
 t.test('SCEP', async (t) => {
   const kagi = await build(t)
-  const ra = await raCertificate(kagi)
+  const ra = await scepRaCertificate(kagi)
 
   t.test('GetCACaps lists what is implemented', async (t) => {
     const res = await kagi.app.inject({ url: '/scep?operation=GetCACaps' })
@@ -91,7 +79,7 @@ t.test('SCEP', async (t) => {
   })
 
   t.test('PKCSReq: the certificate carries the record, not the CSR; the challenge works once', async (t) => {
-    const code = await challenge(kagi, { user: 'alice@example.com', device: { name: 'Alice Mac', platform: 'macos', hostname: 'alice-mac.example.com' }, profile: 'device' })
+    const code = await scepChallenge(kagi, { user: 'alice@example.com', device: { name: 'Alice Mac', platform: 'macos', hostname: 'alice-mac.example.com' }, profile: 'device' })
     const { requester, message, rep } = await enrollWith(kagi, code, ra)
     t.equal(rep.pkiStatus, '0', `SUCCESS (${rep.failInfo})`)
     t.equal(rep.messageType, '3')
@@ -122,7 +110,7 @@ t.test('SCEP', async (t) => {
   })
 
   t.test('PKIOperation by GET, with 3DES', async (t) => {
-    const code = await challenge(kagi, { user: 'bob@example.com', profile: 'user' })
+    const code = await scepChallenge(kagi, { user: 'bob@example.com', profile: 'user' })
     const { rep } = await enrollWith(kagi, code, ra, { get: true, cipherOid: OID.desEde3Cbc })
     t.equal(rep.pkiStatus, '0', `SUCCESS (${rep.failInfo})`)
     const cert = new X509Certificate(rep.certificate!)
@@ -139,20 +127,20 @@ t.test('SCEP', async (t) => {
       [
         'expired challenge',
         async () => {
-          const code = await challenge(kagi, { user: 'carol@example.com', profile: 'user' })
+          const code = await scepChallenge(kagi, { user: 'carol@example.com', profile: 'user' })
           await sql`update scep_challenge set expires_at = now() - interval '1 second' where used_at is null`.execute(kagi.database.db)
           return (await enrollWith(kagi, code, ra)).rep
         },
         FAIL.badRequest,
       ],
-      ['a user challenge on the device profile URL', async () => (await enrollWith(kagi, await challenge(kagi, { user: 'dave@example.com', profile: 'user' }), ra, { query: '&profile=device' })).rep, FAIL.badRequest],
-      ['a 1024-bit key', async () => (await enrollWith(kagi, await challenge(kagi, { user: 'erin@example.com', profile: 'user' }), ra, { bits: 1024 })).rep, FAIL.badAlg],
+      ['a user challenge on the device profile URL', async () => (await enrollWith(kagi, await scepChallenge(kagi, { user: 'dave@example.com', profile: 'user' }), ra, { query: '&profile=device' })).rep, FAIL.badRequest],
+      ['a 1024-bit key', async () => (await enrollWith(kagi, await scepChallenge(kagi, { user: 'erin@example.com', profile: 'user' }), ra, { bits: 1024 })).rep, FAIL.badAlg],
       [
         'encrypted to another recipient',
         async () => {
           const stranger = await newRequester()
           const requester = await newRequester()
-          const csr = await csrFor(requester.cryptoKeys, 'CN=x', { challenge: await challenge(kagi, { user: 'frank@example.com', profile: 'user' }) })
+          const csr = await csrFor(requester.cryptoKeys, 'CN=x', { challenge: await scepChallenge(kagi, { user: 'frank@example.com', profile: 'user' }) })
           return send(kagi, requester, pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient: stranger.certificate, content: csr }).der)
         },
         FAIL.badMessageCheck,
@@ -161,7 +149,7 @@ t.test('SCEP', async (t) => {
         'signed with an EC key, which no reply can be encrypted to',
         async () => {
           const requester = await newRequester('ec')
-          const csr = await csrFor(requester.cryptoKeys, 'CN=x', { challenge: await challenge(kagi, { user: 'ivan@example.com', profile: 'user' }) })
+          const csr = await csrFor(requester.cryptoKeys, 'CN=x', { challenge: await scepChallenge(kagi, { user: 'ivan@example.com', profile: 'user' }) })
           return send(kagi, requester, pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient: ra, content: csr }).der)
         },
         FAIL.badAlg,
@@ -184,14 +172,14 @@ t.test('SCEP', async (t) => {
       ],
       [
         'single DES without KAGI_SCEP_ALLOW_DES',
-        async () => (await enrollWith(kagi, await challenge(kagi, { user: 'gina@example.com', profile: 'user' }), ra, { cipherOid: OID.desCbc })).rep,
+        async () => (await enrollWith(kagi, await scepChallenge(kagi, { user: 'gina@example.com', profile: 'user' }), ra, { cipherOid: OID.desCbc })).rep,
         FAIL.badAlg,
       ],
       [
         'a bad signature',
         async () => {
           const requester = await newRequester()
-          const csr = await csrFor(requester.cryptoKeys, 'CN=x', { challenge: await challenge(kagi, { user: 'hank@example.com', profile: 'user' }) })
+          const csr = await csrFor(requester.cryptoKeys, 'CN=x', { challenge: await scepChallenge(kagi, { user: 'hank@example.com', profile: 'user' }) })
           const der = pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient: ra, content: csr }).der
           der[der.length - 5]! ^= 0x01 // inside the signature value
           return send(kagi, requester, der)
@@ -229,9 +217,9 @@ t.test('SCEP', async (t) => {
 t.test('unused challenges are pruned a day after they expire', async (t) => {
   const kagi = await build(t)
   const body = { user: 'alice@example.com', profile: 'user' }
-  await challenge(kagi, body)
+  await scepChallenge(kagi, body)
   await sql`update scep_challenge set expires_at = now() - interval '2 days'`.execute(kagi.database.db)
-  await challenge(kagi, body)
+  await scepChallenge(kagi, body)
   const rows = await sql<{ n: number }>`select count(*)::int as n from scep_challenge`.execute(kagi.database.db)
   t.equal(rows.rows[0]!.n, 1, 'the long-expired one is gone')
 })

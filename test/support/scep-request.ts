@@ -13,6 +13,7 @@ import { attribute, signedData, type CmsDigest } from '../../ca/cms.js'
 import { octets, tlv, Tag } from '../../ca/der.js'
 import { OID } from '../../ca/oids.js'
 import { openEnvelope, sealEnvelope } from '../../ca/scep/index.js'
+import type { TestApp } from '../helper.js'
 
 x509.cryptoProvider.set(webcrypto as Crypto)
 
@@ -145,4 +146,18 @@ export async function readCertRep(der: Buffer, requester: Requester): Promise<Ce
     view.certificate = Buffer.from((degenerate.certificates![0] as pkijs.Certificate).toSchema().toBER(false))
   }
   return view
+}
+
+/** kagi's SCEP certificate: the first of GetCACert (requests are encrypted to it). */
+export async function scepRaCertificate(kagi: Pick<TestApp, 'app'>, path = '/scep'): Promise<Buffer> {
+  const res = await kagi.app.inject({ url: `${path}?operation=GetCACert` })
+  const sd = new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(res.rawPayload)).content })
+  return Buffer.from((sd.certificates![0] as pkijs.Certificate).toSchema().toBER(false))
+}
+
+/** A one-time challenge from POST /api/v1/scep/challenges with the mdm token; throws unless 201. */
+export async function scepChallenge(kagi: Pick<TestApp, 'app' | 'as'>, body: object): Promise<string> {
+  const res = await kagi.app.inject({ method: 'POST', url: '/api/v1/scep/challenges', headers: kagi.as.mdm, payload: body })
+  if (res.statusCode !== 201) throw new Error(`challenge: ${res.statusCode} ${res.body}`)
+  return res.json().challenge
 }

@@ -2,18 +2,11 @@ import 'reflect-metadata'
 import { X509Certificate } from 'node:crypto'
 import { sql } from 'kysely'
 import t from 'tap'
-import * as pkijs from 'pkijs'
 import { MessageType } from '../../ca/scep/index.js'
 import { build, type TestApp } from '../helper.js'
-import { csrFor, newRequester, pkiMessage, readCertRep, type Requester } from '../support/scep-request.js'
+import { csrFor, newRequester, pkiMessage, readCertRep, scepChallenge, scepRaCertificate, type Requester } from '../support/scep-request.js'
 
 const DAY = 86_400_000
-
-async function raOf(kagi: TestApp): Promise<Buffer> {
-  const res = await kagi.app.inject({ url: '/scep?operation=GetCACert' })
-  const sd = new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(res.rawPayload)).content })
-  return Buffer.from((sd.certificates![0] as pkijs.Certificate).toSchema().toBER(false))
-}
 
 async function post(kagi: TestApp, requester: Requester, der: Buffer) {
   const res = await kagi.app.inject({ method: 'POST', url: '/scep?operation=PKIOperation', headers: { 'content-type': 'application/x-pki-message' }, payload: der })
@@ -22,7 +15,7 @@ async function post(kagi: TestApp, requester: Requester, der: Buffer) {
 
 /** Enrolls over SCEP with a fresh challenge; returns the requester holding the issued certificate (the renewal signer). */
 async function enrollOver(kagi: TestApp, ra: Buffer, body: object): Promise<Requester & { cryptoKeys: CryptoKeyPair }> {
-  const challenge = (await kagi.app.inject({ method: 'POST', url: '/api/v1/scep/challenges', headers: kagi.as.mdm, payload: body })).json().challenge
+  const challenge = await scepChallenge(kagi, body)
   const requester = await newRequester()
   const csr = await csrFor(requester.cryptoKeys, 'CN=ignored', { challenge })
   const rep = await post(kagi, requester, pkiMessage(requester, { messageType: MessageType.PKCSReq, recipient: ra, content: csr }).der)
@@ -40,7 +33,7 @@ async function renew(kagi: TestApp, ra: Buffer, holder: Requester & { cryptoKeys
 t.test('RenewalReq', async (t) => {
   let now = Date.now() - 300 * DAY
   const kagi = await build(t, { clock: () => new Date(now) })
-  const ra = await raOf(kagi)
+  const ra = await scepRaCertificate(kagi)
   const device = { name: 'Old Mac', platform: 'macos', hostname: 'old-mac.example.com' }
   const old = await enrollOver(kagi, ra, { user: 'alice@example.com', device, profile: 'device' })
   const revoked = await enrollOver(kagi, ra, { user: 'carol@example.com', profile: 'user' })
