@@ -119,6 +119,7 @@ const schema = z.object({
       .optional(),
   ),
   KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsAbsent, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
+  KAGI_PAGE_MACHINE_CERTIFICATES: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('true')),
   KAGI_SCEP_CHALLENGE_TTL: duration('KAGI_SCEP_CHALLENGE_TTL', '60m', 60_000, 30 * 86_400_000),
   KAGI_SCEP_ALLOW_DES: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
   KAGI_SCEP_ALLOWED_DOMAINS: z.preprocess(
@@ -168,6 +169,8 @@ export interface Config {
   trustProxy?: number | string[]
   /** Domains device host names must be in (KAGI_DEVICE_HOSTNAME_SUFFIXES, lowercase, no leading dot); empty = any. */
   deviceHostnameSuffixes: string[]
+  /** The page offers machine certificates on macOS and Windows (KAGI_PAGE_MACHINE_CERTIFICATES, default true); MDMs, the API and the CLI are unaffected. */
+  pageMachineCertificates: boolean
   scep: ScepConfig
 }
 
@@ -273,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     deviceHostnameSuffixes: list(e.KAGI_DEVICE_HOSTNAME_SUFFIXES ?? '').map((suffix) => suffix.replace(/^\./, '').toLowerCase()),
     gpVpnSubType: e.KAGI_GP_VPN_SUBTYPE,
     trustProxy,
+    pageMachineCertificates: e.KAGI_PAGE_MACHINE_CERTIFICATES === 'true',
     scep: {
       challengeTtlMs: e.KAGI_SCEP_CHALLENGE_TTL,
       allowDes: e.KAGI_SCEP_ALLOW_DES === 'true',

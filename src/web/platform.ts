@@ -29,6 +29,9 @@ export const platformNames: Record<Platform, string> = {
  * computers that can sign in to GlobalProtect before a user logs on. Phones,
  * tablets and Chromebooks only ever get a user certificate.
  */
-export const machinePlatforms: readonly Platform[] = ['macos', 'windows']
+const computerPlatforms: readonly Platform[] = ['macos', 'windows']
 
-export const offersMachineCertificate = (platform: Platform | undefined): boolean => platform !== undefined && machinePlatforms.includes(platform)
+/** The platforms the page offers machine certificates for: the computers, or none when an admin turned them off (KAGI_PAGE_MACHINE_CERTIFICATES=false). */
+export const machinePlatforms = (enabled: boolean): readonly Platform[] => (enabled ? computerPlatforms : [])
+
+export const offersMachineCertificate = (platform: Platform | undefined, offered: readonly Platform[]): boolean => platform !== undefined && offered.includes(platform)

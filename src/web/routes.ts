@@ -23,7 +23,7 @@ import { formIssueKey, refusalKey } from './employee-messages.js'
 import { translate, translateCount, type MessageKey } from './i18n.js'
 import { LANG_COOKIE, pageContext } from './error-page.js'
 import { localPath } from './local-path.js'
-import { detectPlatform, offersMachineCertificate } from './platform.js'
+import { detectPlatform, machinePlatforms, offersMachineCertificate } from './platform.js'
 import { READY_PATH, readyView, type ReadyRecord } from './ready-view.js'
 import { caCertificateUrls } from './steps-view.js'
 import { homeView, signInFailedView, signInView, type EnrollFormValues, type SignInMode } from './views.js'
@@ -102,6 +102,8 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
       .redirect(back, 303)
   })
 
+  const offered = machinePlatforms(config.pageMachineCertificates)
+
   async function home(request: FastifyRequest, reply: FastifyReply, extra: { error?: string; form?: EnrollFormValues } = {}, status = 200) {
     const ctx = context(request)
     const csrf = await reply.generateCsrf()
@@ -117,7 +119,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
     return sendPage(
       reply,
       ctx,
-      homeView(ctx, { user, csrf, detected: detectPlatform(request.headers['user-agent']), devices, notice: flash, steps, ...extra }),
+      homeView(ctx, { user, csrf, detected: detectPlatform(request.headers['user-agent']), devices, notice: flash, steps, machinePlatforms: offered, ...extra }),
       status,
     )
   }
@@ -167,7 +169,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
   /** Rules of the page's form beyond its schema: machine certificates only on computers, and with a host name. */
   function machineProblem(form: { platform: Platform; kind: EnrollmentProfile; hostname?: string }): MessageKey | undefined {
     if (form.kind !== 'device') return undefined
-    if (!offersMachineCertificate(form.platform)) return 'formMachineOnly'
+    if (!offersMachineCertificate(form.platform, offered)) return offered.length === 0 ? 'formMachineOff' : 'formMachineOnly'
     return form.hostname ? undefined : 'formHostnameRequired'
   }
 

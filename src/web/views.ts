@@ -7,7 +7,7 @@ import type { DeviceWithCertificates } from '../db/device-repository.js'
 import { deviceList } from './device-list.js'
 import { Html, html, page, type PageContext } from './html.js'
 import { translate, type MessageKey } from './i18n.js'
-import { machinePlatforms, offersMachineCertificate, platformNames } from './platform.js'
+import { offersMachineCertificate, platformNames } from './platform.js'
 import { forgetReadyScript } from './ready-storage.js'
 import { stepList } from './steps-view.js'
 
@@ -73,6 +73,8 @@ export interface HomeModel {
   form?: EnrollFormValues
   /** What the steps name: KAGI_GP_PORTAL, KAGI_CA_NAME and where the CA certificates are. */
   steps: InstructionOptions
+  /** Platforms the form offers a machine certificate for (platform.ts machinePlatforms). */
+  machinePlatforms: readonly Platform[]
 }
 
 /** The header's sign-out button. */
@@ -82,14 +84,15 @@ export function userHeader(ctx: PageContext, model: { user: SessionUser; csrf: s
 
 // Machine certificates and host names only where the selected platform can use them (see machinePlatforms);
 // the script follows the platform select, and the server refuses a machine certificate elsewhere.
-const machineScript = `var p=document.getElementById('platform'),m=document.getElementById('machine'),machine=${JSON.stringify(machinePlatforms)};
+const machineScript = (offered: readonly Platform[]): string => `var p=document.getElementById('platform'),m=document.getElementById('machine'),machine=${JSON.stringify(offered)};
 function follow(){var on=machine.indexOf(p.value)>=0;m.hidden=!on;if(!on)document.getElementById('kind-user').checked=true}
 if(p&&m){p.addEventListener('change',follow);follow()}`
 
 function enrollForm(ctx: PageContext, model: HomeModel): Html {
   const form = model.form ?? {}
   const selected = form.platform ?? model.detected ?? platforms[0]
-  const kind = offersMachineCertificate(selected) ? (form.kind ?? 'user') : 'user'
+  const machine = offersMachineCertificate(selected, model.machinePlatforms)
+  const kind = machine ? (form.kind ?? 'user') : 'user'
   return html`<section class="card" aria-labelledby="enroll"><h2 id="enroll">${t(ctx, 'enrollTitle')}</h2>${notice(ctx, model.error, 'error')}
 <form method="post" action="/enroll" id="enroll-form"><input type="hidden" name="_csrf" value="${model.csrf}">
 <label for="platform">${t(ctx, 'platform')}</label><select id="platform" name="platform" required>${platforms.map(
@@ -97,7 +100,7 @@ function enrollForm(ctx: PageContext, model: HomeModel): Html {
   )}</select>
 <label for="deviceName">${t(ctx, 'deviceName')}</label><p class="hint" id="deviceNameHint">${t(ctx, 'deviceNameHint')}</p>
 <input id="deviceName" name="deviceName" type="text" required maxlength="64" aria-describedby="deviceNameHint" value="${form.deviceName ?? ''}">
-<div id="machine"${offersMachineCertificate(selected) ? html`` : html` hidden`}><fieldset class="choice-group"><legend>${t(ctx, 'certificateType')}</legend><p class="hint">${t(ctx, 'machineOptionsHint')}</p>
+<div id="machine"${machine ? html`` : html` hidden`}><fieldset class="choice-group"><legend>${t(ctx, 'certificateType')}</legend><p class="hint">${t(ctx, 'machineOptionsHint')}</p>
 <label class="choice"><input type="radio" name="kind" value="user" id="kind-user"${kind === 'user' ? html` checked` : html``}> ${t(ctx, 'typeUser')}</label>
 <label class="choice"><input type="radio" name="kind" value="device"${kind === 'device' ? html` checked` : html``}> ${t(ctx, 'typeDevice')}</label></fieldset>
 <label for="hostname">${t(ctx, 'hostname')}</label><p class="hint" id="hostnameHint">${t(ctx, 'hostnameHint')}</p>
@@ -105,7 +108,7 @@ function enrollForm(ctx: PageContext, model: HomeModel): Html {
 <button type="submit">${t(ctx, 'enrollButton')}</button></form>
 <script nonce="${ctx.nonce}">// iPadOS Safari presents itself as a Mac: touch support tells them apart.
 if(navigator.maxTouchPoints>1&&/Macintosh/.test(navigator.userAgent)){var s=document.getElementById('platform');if(s&&s.value==='macos')s.value='ios'}
-${new Html(machineScript)}</script></section>`
+${new Html(machineScript(model.machinePlatforms))}</script></section>`
 }
 
 function allInstructions(ctx: PageContext, model: HomeModel): Html {

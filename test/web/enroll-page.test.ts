@@ -313,6 +313,19 @@ t.test('phones are offered no machine certificate or host name, and cannot ask f
   t.equal((await services.db.selectFrom('certificate').select('serial').execute()).length, 0, 'nothing issued')
 })
 
+t.test('KAGI_PAGE_MACHINE_CERTIFICATES=false: the page offers machine certificates nowhere, and refuses them', async (t) => {
+  const { app, services } = await build(t, { env: { ...onLoopback.env, KAGI_PAGE_MACHINE_CERTIFICATES: 'false' } })
+  const mac = new PageClient(app, { 'user-agent': MAC_UA })
+  await mac.devSignIn('hank@example.com')
+  t.match((await mac.get('/')).body, /<div id="machine" hidden>/, 'hidden on macOS too')
+  const forged = await mac.post('/enroll', { platform: 'macos', deviceName: 'Mac', kind: 'device', hostname: 'hank-mac.corp.example.com' })
+  t.equal(forged.statusCode, 400)
+  t.match(forged.body, /This page does not issue machine certificates/)
+  t.equal((await services.db.selectFrom('certificate').select('serial').execute()).length, 0, 'nothing issued')
+  const user = await mac.post('/enroll', { platform: 'macos', deviceName: 'Mac', kind: 'user' })
+  t.equal(user.statusCode, 200, 'a user certificate still works')
+})
+
 t.test('refusals read as the translation table says, by error code, never the pipeline\'s text', async (t) => {
   const { app } = await build(t, onLoopback)
   const page = new PageClient(app, { 'user-agent': MAC_UA, 'accept-language': 'ja' })
