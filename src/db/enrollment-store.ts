@@ -39,7 +39,7 @@ export interface EnrollmentRecord {
   /** The requesting client's address, recorded with every audit event of the record (none from the CLI). */
   clientIp?: string
   /**
-   * A SCEP enrollment (src/scep/): the one-time challenge it spends (none for
+   * A SCEP enrollment (src/use-cases/scep-operation.ts): the one-time challenge it spends (none for
    * a renewal), and its transactionID and requester key, so GetCertInitial
    * finds the certificate again (RFC 8894 §3.3.3).
    */

@@ -54,7 +54,7 @@ export async function createRecordChallenge(services: Pick<KagiServices, 'db' | 
  * An NDES-style challenge (GET /certsrv/mscep_admin/): bound to the token
  * that asked, not to a user. The SCEP request's CSR then names the user or
  * device, which must be one kagi knows within KAGI_SCEP_ALLOWED_DOMAINS
- * (src/scep/scep-identity.ts).
+ * (scep-identity.ts).
  */
 export async function createNdesChallenge(services: Pick<KagiServices, 'db' | 'config'>, requester: ChallengeRequester): Promise<IssuedChallenge> {
   return storeChallenge(services, { kind: 'ndes', email: null, device: null, profile: null }, requester)

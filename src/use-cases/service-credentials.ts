@@ -89,8 +89,9 @@ export const auditSignerCredential: ServiceCredentialKind = {
 
 /**
  * kagi's SCEP certificate (profiles/scep-ra.ts): RSA, since SCEP clients
- * encrypt to it; lives a year, renewed 30 days before. Requests encrypted to
- * the previous one still open while it is valid (src/scep/scep-service.ts).
+ * encrypt to it; lives a year, renewed 30 days before. Only the current one
+ * decrypts (src/use-cases/scep-operation.ts): clients fetch GetCACert before
+ * each enrollment.
  */
 export const scepRaCredential: ServiceCredentialKind = {
   purpose: 'scep-ra',
