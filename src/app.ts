@@ -5,6 +5,7 @@ import { replyNotFound, replyWithError } from './web/error-page.js'
 import { parseQueryString } from './schemas/query-string.js'
 import { certificateRoutes } from './routes/api-v1-certificates.js'
 import { healthRoutes } from './routes/health.js'
+import { metricsRoutes, timeRequests } from './routes/metrics.js'
 import { pkiRoutes } from './routes/pki.js'
 import { ocspRoutes } from './routes/ocsp.js'
 import { scepRoutes } from './routes/scep.js'
@@ -79,8 +80,10 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   // One answer for every failure: JSON for the API, OCSP, SCEP and JSON clients, a page in the browser's language otherwise.
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply))
   app.setNotFoundHandler(replyNotFound)
+  timeRequests(app, services.metrics)
 
   await app.register(healthRoutes, { services })
+  await app.register(metricsRoutes, { services })
   await app.register(pkiRoutes, { services })
   const requireToken = tokenAuth(services.db)
   await app.register(certificateRoutes, { services, requireToken })

@@ -48,16 +48,17 @@ function isProxyAddress(item: string): boolean {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))
 }
 
+/** What KAGI_PUBLIC_URL (and `kagi ca set-public-url`) accepts, without its trailing slashes. */
+export const publicUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL such as https://kagi.example.com' })
+  // zod runs refinements after a failed check too: a value that is no URL at all is already reported.
+  .refine((u) => !URL.canParse(u) || (!new URL(u).search && !new URL(u).hash), 'must not have a query or fragment')
+  .transform((u) => u.replace(/\/+$/, ''))
+
 const schema = z.object({
   PORT: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(0).max(65535).default(3000)),
   HOST: z.preprocess(emptyAsAbsent, z.string().min(1).default('127.0.0.1')),
-  KAGI_PUBLIC_URL: z.preprocess(
-    emptyAsAbsent,
-    z
-      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL such as https://kagi.example.com' })
-      .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not have a query or fragment')
-      .optional(),
-  ),
+  KAGI_PUBLIC_URL: z.preprocess(emptyAsAbsent, publicUrlSchema.optional()),
   DATABASE_URL: z.preprocess(
     emptyAsAbsent,
     z
@@ -129,14 +130,20 @@ const schema = z.object({
       .refine((text) => list(text).every((domain) => isHostname(domain.replace(/^\./, ''))), 'must be a comma-separated list of DNS domains such as example.com,corp.example.com')
       .optional(),
   ),
+  KAGI_METRICS_TOKEN: z.preprocess(emptyAsAbsent, z.string().min(16, 'must be at least 16 characters (random), or unset to leave /metrics open').optional()),
 })
 
 /** kagi's configuration, parsed once from the environment and frozen. */
 export interface Config {
   port: number
   host: string
-  /** Base URL put into every certificate (CRL DP, AIA), without a trailing slash. */
+  /**
+   * Base URL put into every certificate (CRL DP, AIA), without a trailing slash.
+   * Once the CA exists, the one stored with it (startup/public-url.ts).
+   */
   publicUrl: string
+  /** KAGI_PUBLIC_URL was set: a stored public URL that differs is an error, not silently taken. */
+  publicUrlSet: boolean
   databaseUrl?: string
   dbPoolSize: number
   dataDir: string
@@ -172,9 +179,11 @@ export interface Config {
   /** The page offers machine certificates on macOS and Windows (KAGI_PAGE_MACHINE_CERTIFICATES, default true); MDMs, the API and the CLI are unaffected. */
   pageMachineCertificates: boolean
   scep: ScepConfig
+  /** Bearer token GET /metrics requires (KAGI_METRICS_TOKEN); undefined = /metrics is open. */
+  metricsToken?: string
 }
 
-/** SCEP settings (RFC 8894; src/scep/). */
+/** SCEP settings (RFC 8894; src/use-cases/scep-operation.ts). */
 export interface ScepConfig {
   /** Lifetime of a one-time challenge (KAGI_SCEP_CHALLENGE_TTL, default 60 min, as NDES). */
   challengeTtlMs: number
@@ -241,11 +250,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError('invalid configuration:\n  KAGI_SAML_IDP_METADATA: must be a file path or an https:// URL with NODE_ENV=production (over http the IdP certificate can be replaced in transit)')
   }
   const trustProxy = e.KAGI_TRUST_PROXY === undefined ? undefined : /^\d+$/.test(e.KAGI_TRUST_PROXY.trim()) ? Number(e.KAGI_TRUST_PROXY) : list(e.KAGI_TRUST_PROXY)
-  const publicUrl = (e.KAGI_PUBLIC_URL ?? `http://${hostForUrl(e.HOST)}:${e.PORT}`).replace(/\/+$/, '')
+  const publicUrl = e.KAGI_PUBLIC_URL ?? `http://${hostForUrl(e.HOST)}:${e.PORT}`
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     publicUrl,
+    publicUrlSet: e.KAGI_PUBLIC_URL !== undefined,
     databaseUrl: e.DATABASE_URL,
     dbPoolSize: e.KAGI_DB_POOL_SIZE,
     dataDir: e.KAGI_DATA_DIR,
@@ -282,5 +292,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       allowDes: e.KAGI_SCEP_ALLOW_DES === 'true',
       allowedDomains: list(e.KAGI_SCEP_ALLOWED_DOMAINS ?? '').map((domain) => domain.replace(/^\./, '').toLowerCase()),
     },
+    metricsToken: e.KAGI_METRICS_TOKEN,
   })
 }

@@ -13,6 +13,9 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   // The database opens (PGlite compiles its WebAssembly off the main thread) while the HTTP modules load.
   // A CLI command holding the embedded database (one started just before the server) is waited for.
   const opening = openRuntime(config, 'kagi serve', { lockWaitMs: 30_000 })
+  // A refusal (a KAGI_PUBLIC_URL the CA disagrees with, an unreachable database) can come before the
+  // modules have loaded: marked handled here, it is still thrown by `await opening` and reported tidily.
+  opening.catch(() => {})
   const { buildApp, redactPaths } = await import('./app.js')
   const log = pino({ level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } })
   const runtime = await opening
@@ -21,6 +24,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const app = await buildApp(services, { loggerInstance: log })
   for (const w of runtime.dataDirWarnings) app.log.warn({ path: w.path, mode: w.mode || undefined }, w.message)
   if (runtime.passphrase.warning) app.log.warn(runtime.passphrase.warning)
+  for (const note of runtime.publicUrlNotes) app.log.warn(note)
   const applied = runtime.migrations.filter((m) => m.status === 'Success').map((m) => m.name)
   if (applied.length) app.log.info({ migrations: applied }, 'database migrated')
   // Loaded meanwhile like the HTTP modules; only the embedded database needs it (see cli/socket/listen.ts).
@@ -60,7 +64,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     }
   }
   app.log.info(
-    { url: config.publicUrl, database: runtime.database.kind, ca: services.ca.issuing.notAfter.toISOString(), readyMs: Math.round(performance.now() - started) },
-    `kagi ready on ${config.publicUrl}`,
+    { url: services.config.publicUrl, database: runtime.database.kind, ca: services.ca.issuing.notAfter.toISOString(), readyMs: Math.round(performance.now() - started) },
+    `kagi ready on ${services.config.publicUrl}`,
   )
 }

@@ -87,6 +87,9 @@ t.test('a command given while kagi serve holds the embedded database runs in the
   t.equal(migrate.status, 1)
   t.match(migrate.stderr, /kagi migrate: the running kagi serve applied every pending migration/)
   t.match(kagi(['ca', 'init', '--force']).stderr, /stop kagi serve first/)
+  const moved = kagi(['ca', 'set-public-url', 'https://kagi.example.com'])
+  t.equal(moved.status, 1, 'the public URL is not changed under a running server')
+  t.match(moved.stderr, /stop kagi serve, run this command, then start kagi serve again/)
   t.match(kagi(['token', 'list'], { env: { KAGI_PUBLIC_URL: 'https://elsewhere.example' } }).stderr, /warning: KAGI_PUBLIC_URL differs from the environment of the running kagi serve/)
   t.match(log(), /"command":"token create","exitCode":0/, 'the server logs each command')
 

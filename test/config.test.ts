@@ -24,6 +24,7 @@ t.test('fail/bad-values-name-the-variable', async (t) => {
     ['fail/port-range', { PORT: '70000' }, /PORT/],
     ['fail/key-type', { KAGI_CA_KEY_TYPE: 'rsa-1024' }, /KAGI_CA_KEY_TYPE: must be one of ecdsa-p256, ecdsa-p384, rsa-3072, rsa-4096/],
     ['fail/public-url', { KAGI_PUBLIC_URL: 'ftp://x' }, /KAGI_PUBLIC_URL: must be an http/],
+    ['fail/public-url-no-scheme', { KAGI_PUBLIC_URL: 'kagi.example.com' }, /KAGI_PUBLIC_URL: must be an http/],
     ['fail/database-url', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL: must be a postgres/],
     ['fail/both-passphrases', { KAGI_CA_PASSPHRASE: 'a', KAGI_CA_PASSPHRASE_FILE: '/x' }, /not both/],
     ['fail/ca-name', { KAGI_CA_NAME: 'a/b' }, /KAGI_CA_NAME/],

@@ -100,7 +100,7 @@ export async function build(t: Teardown, options: { env?: Record<string, string>
   const config = testConfig(t, options.env)
   const database = await testDatabase(t)
   const { ca } = await initCa(database.db, config, config.caPassphrase!)
-  const services = createServices(config, database.db, ca, { clock: options.clock, passphrase: config.caPassphrase })
+  const services = createServices(config, database.db, ca, { clock: options.clock, passphrase: config.caPassphrase, pool: database.pool })
   await services.start()
   t.teardown(() => services.stop())
   const app = await buildApp(services)

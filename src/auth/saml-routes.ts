@@ -136,10 +136,10 @@ export async function samlRoutes(
       preValidation: authenticator.authenticate('saml', async (request, reply, error, user) => {
         if (error || !user) {
           const message = error ? describe(error) : 'the IdP did not sign you in'
-          await recordRefusedSignIn(db, request, message)
+          await recordRefusedSignIn({ db, metrics: services.metrics }, request, message)
           return failure(request, reply, message)
         }
-        await completeSignIn({ db, records: services.sessions.records }, request, user as SignedInUser, 'saml')
+        await completeSignIn({ db, records: services.sessions.records, metrics: services.metrics }, request, user as SignedInUser, 'saml')
         loginBinding.forget(reply)
         return reply.redirect('/', 303)
       }),

@@ -42,16 +42,18 @@ export interface Command {
 export type ListedCommand = Command & Required<Pick<Command, 'options' | 'example'>>
 
 /**
- * Opens the database for one command (warning about a generated passphrase or
- * a data directory made private) and always closes it. A command forwarded to
+ * Opens the database for one command (warning about a generated passphrase, a
+ * data directory made private or the public URL) and always closes it. A command forwarded to
  * `kagi serve` uses the server's open runtime instead, and leaves it open.
+ * The command should read the configuration from the runtime: its public URL is the CA's.
  */
-export async function withRuntime<T>(config: Readonly<Config>, purpose: string, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+export async function withRuntime<T>(config: Readonly<Config>, purpose: string, fn: (runtime: Runtime) => Promise<T>, options: { anyPublicUrl?: boolean } = {}): Promise<T> {
   const invocation = currentInvocation()
   if (invocation) return fn(invocation.runtime)
-  const runtime = await openRuntime(config, purpose)
+  const runtime = await openRuntime(config, purpose, options)
   for (const w of runtime.dataDirWarnings) warn(w.message)
   if (runtime.passphrase.warning) warn(runtime.passphrase.warning)
+  for (const note of runtime.publicUrlNotes) warn(note)
   try {
     return await fn(runtime)
   } finally {

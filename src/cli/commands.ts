@@ -9,6 +9,7 @@ import { withRuntime, type Flags, type ListedCommand } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
 import { auditCommands } from './audit-command.js'
+import { setPublicUrlCommand } from './public-url-command.js'
 import { createHash } from 'node:crypto'
 import { bundleFlags, issueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
@@ -109,7 +110,7 @@ export const commands: Record<string, ListedCommand> = {
     run: (config, _args, flags) =>
       withRuntime(config, 'kagi ca init', async (runtime) => {
         info(`creating ${config.caKeyType} root and issuing CA "${config.caName}" (keys encrypted with PBKDF2, this takes a moment)...`)
-        const { created, ca } = await initCa(runtime.database.db, config, runtime.passphrase.value, { force: flags.force === true, actor: 'cli' })
+        const { created, ca } = await initCa(runtime.database.db, runtime.config, runtime.passphrase.value, { force: flags.force === true, actor: 'cli' })
         out(created ? 'CA created' : 'CA already exists (use --force to replace it; certificates it issued would no longer chain to the new CA)')
         // The CA's creation is audited; signing the head now protects the log from its first events.
         if (created) await signAuditHead(runtime, ca)
@@ -139,7 +140,8 @@ export const commands: Record<string, ListedCommand> = {
           out(`  pathLen:     ${cert.pathLength ?? 'none'}`)
         }
         out(`key type:      ${ca.keyType}`)
-        out(`public URL:    ${config.publicUrl} (CRL ${config.publicUrl}/pki/crl, OCSP ${config.publicUrl}/ocsp)`)
+        const { publicUrl } = runtime.config
+        out(`public URL:    ${publicUrl} (stored with the CA; CRL ${publicUrl}/pki/crl, OCSP ${publicUrl}/ocsp; change it with kagi ca set-public-url)`)
         if (flags.pem) out((derToPem(ca.issuing.der, 'CERTIFICATE') + derToPem(ca.root.der, 'CERTIFICATE')).trimEnd())
         return 0
       }),
@@ -162,13 +164,14 @@ export const commands: Record<string, ListedCommand> = {
       const rootPem = typeof flags.root === 'string' ? readInput(flags.root, 'root certificate') : undefined
       return withRuntime(config, 'kagi ca import', async (runtime) => {
         info('checking the certificate chain and key, re-encrypting the key...')
-        const ca = await importIssuingCa(runtime.database.db, runtime.passphrase.value, { certPem, keyPem, keyPassphrase, rootPem })
+        const ca = await importIssuingCa(runtime.database.db, runtime.passphrase.value, { certPem, keyPem, keyPassphrase, rootPem }, runtime.config.publicUrl)
         await signAuditHead(runtime, ca)
         out(`imported issuing CA: ${await subjectText(ca.issuing.der)} (root ${await subjectText(ca.root.der)})`)
         return 0
       })
     },
   },
+  'ca set-public-url': setPublicUrlCommand,
   'token create': {
     summary: 'create an API token (printed once, as the last line)',
     usage: 'kagi token create --role admin|mdm --name NAME [--replace]',

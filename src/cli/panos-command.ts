@@ -24,7 +24,7 @@ export const panosCommands: Record<string, Command> = {
       for (const w of warnings) warn(w)
       // The database is needed only for the public CA certificates (and to check the SCEP token); it is closed (and an embedded one unlocked) before the firewall is contacted.
       const { source, tokenProblem } = await withRuntime(config, 'kagi panos push', async (runtime) => ({
-        source: await panosPushSource(runtime.database.db, config.publicUrl),
+        source: await panosPushSource(runtime.database.db, runtime.config.publicUrl),
         tokenProblem: panos.scep && (await scepTokenProblem(runtime.database.db, panos.scep.token)),
       }))
       if (!source) throw new UsageError('no CA yet: run `kagi ca init` (or start `kagi serve`) first')

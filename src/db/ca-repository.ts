@@ -27,6 +27,8 @@ export interface NewCaRow {
   encryptedKey: string
   keyType: string
   notAfter: Date
+  /** The base URL its certificates name (and kagi's services use). */
+  publicUrl: string
 }
 
 /** Retires the active CA of `role` (kept for history) and inserts a new active one, audited in the same transaction. */
@@ -42,10 +44,23 @@ export async function replaceActiveCa(trx: Transaction<Database>, row: NewCaRow,
       encrypted_key: row.encryptedKey,
       key_type: row.keyType,
       not_after: row.notAfter,
+      public_url: row.publicUrl,
     })
     .execute()
   await trx
     .insertInto('audit_event')
     .values({ actor, action: 'ca.activated', serial: row.serial, details: JSON.stringify({ role: row.role, subject: row.subject, keyType: row.keyType, notAfter: row.notAfter.toISOString() }) })
     .execute()
+}
+
+/** Stores the active CA's public URL (both rows: the root's CRL and AIA URLs are served at the same place), audited in the same transaction. */
+export async function updatePublicUrl(trx: Transaction<Database>, from: string | null, to: string, actor: string): Promise<void> {
+  await trx.updateTable('ca_certificate').set({ public_url: to }).where('active', '=', true).execute()
+  await trx.insertInto('audit_event').values({ actor, action: 'ca.public-url-changed', serial: null, details: JSON.stringify({ from, to }) }).execute()
+}
+
+/** The DER of the certificate the issuing CA `issuerSerial` signed last, if any. */
+export async function latestIssuedDer(db: Executor, issuerSerial: string): Promise<Buffer | undefined> {
+  const row = await db.selectFrom('certificate').select('der').where('issuer_serial', '=', issuerSerial).orderBy('issued_at', 'desc').limit(1).executeTakeFirst()
+  return row && Buffer.from(row.der)
 }

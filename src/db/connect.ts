@@ -6,10 +6,15 @@ import type { Database } from './database.js'
 import { dataDirLockPath, DataDirLockedError, lockDataDir } from './data-dir-lock.js'
 import { PGliteDialect } from './pglite-dialect.js'
 
+/** A connection pool's counts, as pg's Pool keeps them (read by the metrics). */
+export type PoolStats = Pick<pg.Pool, 'totalCount' | 'idleCount' | 'waitingCount'>
+
 /** An open database and how to close it. */
 export interface DatabaseHandle {
   db: Kysely<Database>
   kind: 'postgres' | 'pglite'
+  /** The pg pool, when kind is postgres (PGlite is one embedded connection, no pool). */
+  pool?: PoolStats
   close(): Promise<void>
   /** The embedded instance, when kind is pglite (tests dump it as a snapshot). */
   pglite?: { dumpDataDir(compression?: 'none' | 'gzip' | 'auto'): Promise<Blob> }
@@ -57,7 +62,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     // A dropped idle connection must not crash the process; the pool replaces it.
     pool.on('error', () => {})
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-    return { db, kind: 'postgres', close: () => db.destroy() }
+    return { db, kind: 'postgres', pool, close: () => db.destroy() }
   }
   const { PGlite } = await import('@electric-sql/pglite')
   let release = (): void => {}

@@ -16,6 +16,8 @@ export interface CaCertificateTable {
   not_after: Timestamp
   active: Generated<boolean>
   created_at: Generated<Date>
+  /** The base URL its certificates name (migration 0018); null only until a CA created before it is adopted. */
+  public_url: string | null
 }
 
 export interface AppUserTable {

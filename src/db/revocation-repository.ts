@@ -14,6 +14,9 @@ export interface RevocationResult {
   /** True when the certificate was already revoked (first time and reason are kept). */
   alreadyRevoked: boolean
   issuerSerial: string
+  /** The certificate's profile, and its device's platform (null without a device), for the metrics. */
+  profile: string
+  platform: string | null
 }
 
 /**
@@ -32,13 +35,22 @@ export async function revokeCertificate(
   return retryTransient(() => db.transaction().execute(async (trx) => {
     const row = await trx
       .selectFrom('certificate')
-      .select(['serial', 'status', 'revoked_at', 'revocation_reason', 'issuer_serial'])
+      .select((eb) => [
+        'serial',
+        'status',
+        'revoked_at',
+        'revocation_reason',
+        'issuer_serial',
+        'profile',
+        // A subquery rather than a join: FOR UPDATE cannot lock the nullable side of an outer join.
+        eb.selectFrom('device').select('platform').whereRef('device.id', '=', 'certificate.device_id').as('platform'),
+      ])
       .where('serial', '=', serial)
       .forUpdate()
       .executeTakeFirst()
     if (!row) return undefined
     if (row.status === 'revoked') {
-      return { serial, revokedAt: new Date(row.revoked_at!), reason: row.revocation_reason as RevocationReason, alreadyRevoked: true, issuerSerial: row.issuer_serial }
+      return { serial, revokedAt: new Date(row.revoked_at!), reason: row.revocation_reason as RevocationReason, alreadyRevoked: true, issuerSerial: row.issuer_serial, profile: row.profile, platform: row.platform }
     }
     await trx.updateTable('certificate').set({ status: 'revoked', revoked_at: now, revocation_reason: reason }).where('serial', '=', serial).execute()
     await trx
@@ -47,7 +59,7 @@ export async function revokeCertificate(
       .execute()
     // Delivered to every listening replica at commit, so their OCSP caches drop the old answer.
     await sql`select pg_notify(${REVOCATION_CHANNEL}, ${serial})`.execute(trx)
-    return { serial, revokedAt: now, reason, alreadyRevoked: false, issuerSerial: row.issuer_serial }
+    return { serial, revokedAt: now, reason, alreadyRevoked: false, issuerSerial: row.issuer_serial, profile: row.profile, platform: row.platform }
   }))
 }
 

@@ -21,10 +21,17 @@ import type { Database } from '../db/database.js'
 import { statusesOf } from '../db/revocation-repository.js'
 import type { Credential, ServiceCredential } from '../use-cases/service-credentials.js'
 
+/** What an OCSP response says: a certificate's status, or the error response status (RFC 6960 §4.2.1). */
+export type OcspOutcome = OcspCertStatus['status'] | 'malformedRequest' | 'unauthorized'
+
 /** An OCSP answer ready to send, and until when a cache may keep it (undefined: do not cache). */
 export interface OcspReply {
   der: Buffer
   cacheUntil?: Date
+  /** What it says, for the metrics: each certificate's status, or the error response status. */
+  outcomes: readonly OcspOutcome[]
+  /** Served pre-signed from the cache. */
+  cached: boolean
 }
 
 /**
@@ -286,13 +293,13 @@ export class OcspService {
     try {
       request = parseOcspRequest(requestDer)
     } catch (error) {
-      if (error instanceof OcspMalformedError) return { der: ocspErrorResponse('malformedRequest') }
+      if (error instanceof OcspMalformedError) return { der: ocspErrorResponse('malformedRequest'), outcomes: ['malformedRequest'], cached: false }
       throw error
     }
     const ours = request.certIds.map((id) => certIdMatchesIssuer(id, this.issuing.hashes))
     // RFC 6960 §4.2.2.2: a delegated responder certificate speaks only for the CA that issued it.
     if (request.certIds.some((id, i) => !ours[i] && this.retired.some((h) => certIdMatchesIssuer(id, h)))) {
-      return { der: ocspErrorResponse('unauthorized') }
+      return { der: ocspErrorResponse('unauthorized'), outcomes: ['unauthorized'], cached: false }
     }
     const root = this.root
     const speaker = root && request.certIds.every((id, i) => !ours[i] && certIdMatchesIssuer(id, root.hashes)) ? root : this.issuing
@@ -302,7 +309,7 @@ export class OcspService {
     const now = this.now()
     if (cacheKey) {
       const hit = this.cache.get(cacheKey)
-      if (hit?.reply.cacheUntil && hit.reply.cacheUntil > now) return hit.reply
+      if (hit?.reply.cacheUntil && hit.reply.cacheUntil > now) return { ...hit.reply, cached: true }
       if (hit) this.cache.delete(cacheKey)
     }
     const responder = await this.responderOf(speaker)
@@ -313,7 +320,7 @@ export class OcspService {
     const nextUpdate = new Date(now.getTime() + this.deps.validityMs)
     const answers: OcspSingleAnswer[] = request.certIds.map((certId, i) => ({ certId, status: statuses[i] ?? { status: 'unknown' }, thisUpdate: now, nextUpdate }))
     const der = buildOcspResponse({ responderCertificate: responder.credential.certificate, signer: responder.signer, answers, producedAt: now, nonce: request.nonce })
-    const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined }
+    const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined, outcomes: answers.map((a) => a.status.status), cached: false }
     if (cacheKey && generation === this.generation) {
       this.cache.set(cacheKey, { reply, serial: request.certIds[0]!.serial }, answers[0]!.status.status === 'unknown')
     }

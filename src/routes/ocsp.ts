@@ -5,7 +5,8 @@ import type { KagiServices } from '../startup/services.js'
 /** Largest OCSP request accepted; a request for 100 certificates is far smaller. */
 const MAX_REQUEST_BYTES = 16 * 1024
 
-function send(reply: FastifyReply, answer: OcspReply, cacheable: boolean): FastifyReply {
+function send(services: KagiServices, reply: FastifyReply, answer: OcspReply, cacheable: boolean): FastifyReply {
+  services.metrics.ocspAnswered(reply.request.method, answer.outcomes, answer.cached)
   reply.header('content-type', 'application/ocsp-response')
   // RFC 5019 §6.2: GET answers may be cached by HTTP caches until nextUpdate; nonce answers never.
   if (cacheable && answer.cacheUntil) {
@@ -25,7 +26,7 @@ export async function ocspRoutes(app: FastifyInstance, { services }: { services:
   app.post('/ocsp', { bodyLimit: MAX_REQUEST_BYTES }, async (request, reply) => {
     services.ocspTraffic.record()
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-    return send(reply, await services.ocsp.answer(body), false)
+    return send(services, reply, await services.ocsp.answer(body), false)
   })
   app.get<{ Params: { '*': string } }>('/ocsp/*', async (request, reply) => {
     services.ocspTraffic.record()
@@ -37,6 +38,6 @@ export async function ocspRoutes(app: FastifyInstance, { services }: { services:
       der = Buffer.alloc(0)
     }
     if (der.length > MAX_REQUEST_BYTES) der = Buffer.alloc(0)
-    return send(reply, await services.ocsp.answer(der), true)
+    return send(services, reply, await services.ocsp.answer(der), true)
   })
 }

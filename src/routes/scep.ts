@@ -44,6 +44,7 @@ export async function scepRoutes(app: FastifyInstance, { services }: { services:
       throw error
     }
     request.log.info({ status: answer.status, failInfo: answer.failInfo, reason: answer.reason, serial: answer.serial }, 'SCEP PKIOperation')
+    services.metrics.scepAnswered(answer.status, answer.failInfo)
     return reply.header('content-type', 'application/x-pki-message').header('cache-control', 'no-store').send(answer.der)
   }
 

@@ -26,6 +26,8 @@ export interface LoadedCa {
   keyType: string
   /** Issuing CAs kagi used before (replaced by `ca init --force` or `ca import`). */
   retiredIssuing: CertificateInfo[]
+  /** The public URL stored with it; null for a CA from before migration 0018 until a process adopts one (startup/public-url.ts). */
+  publicUrl: string | null
 }
 
 /** Human-readable subject of a DER certificate, e.g. "O=kagi, CN=kagi Root CA". */
@@ -47,6 +49,7 @@ export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<
     rootEncryptedKey: root.encrypted_key,
     keyType: issuing.key_type,
     retiredIssuing: retired.map((r) => certificateInfo(Buffer.from(r.der))),
+    publicUrl: issuing.public_url,
   }
 }
 
@@ -77,6 +80,7 @@ export async function initCa(db: Kysely<Database>, config: Config, passphrase: s
         encryptedKey: await encryptPrivateKey(pair.privateKey, passphrase),
         keyType: config.caKeyType,
         notAfter: pair.certificate.notAfter,
+        publicUrl: config.publicUrl,
       }, options.actor ?? 'system')
     }
     return true
@@ -94,9 +98,10 @@ export async function ensureCa(db: Kysely<Database>, config: Config, passphrase:
 /**
  * Adopts an existing issuing CA (`kagi ca import`) once validateCaImport
  * (ca/ca-import.ts) accepts it. The key is re-encrypted with kagi's
- * passphrase; the previous CA stays in the history, inactive.
+ * passphrase; the previous CA stays in the history, inactive. `publicUrl` is
+ * what kagi will put into the certificates it issues.
  */
-export async function importIssuingCa(db: Kysely<Database>, passphrase: string, input: CaImportInput): Promise<LoadedCa> {
+export async function importIssuingCa(db: Kysely<Database>, passphrase: string, input: CaImportInput, publicUrl: string): Promise<LoadedCa> {
   const { root, issuing, key, keyType, rootIsIssuing } = await validateCaImport(input)
   await db.transaction().execute(async (trx) => {
     await lockCaCreation(trx)
@@ -109,6 +114,7 @@ export async function importIssuingCa(db: Kysely<Database>, passphrase: string, 
       encryptedKey: rootIsIssuing ? await encryptPrivateKey(key, passphrase) : '',
       keyType: rootIsIssuing ? keyType : 'unknown',
       notAfter: root.notAfter,
+      publicUrl,
     }, 'cli')
     await replaceActiveCa(trx, {
       role: 'issuing',
@@ -118,6 +124,7 @@ export async function importIssuingCa(db: Kysely<Database>, passphrase: string, 
       encryptedKey: await encryptPrivateKey(key, passphrase),
       keyType,
       notAfter: issuing.notAfter,
+      publicUrl,
     }, 'cli')
   })
   const ca = await loadCa(db, passphrase)

@@ -15,6 +15,8 @@ import { SessionRecords } from '../auth/session-records.js'
 import { ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, scepRaCredential, ServiceCredential } from '../use-cases/service-credentials.js'
 import { listenForRevocations } from '../revocation/revocation-events.js'
 import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
+import type { PoolStats } from '../db/connect.js'
+import { Metrics } from '../metrics.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
 export interface KagiServices {
@@ -36,6 +38,8 @@ export interface KagiServices {
   /** OCSP requests per hour in this process (the admin dashboard). */
   ocspTraffic: OcspTraffic
   log: Log
+  /** The Prometheus metrics of this process (GET /metrics). */
+  metrics: Metrics
   /** Signs configuration profiles (issued on first use). */
   profileSigner: ServiceCredential
   /** kagi's SCEP certificate (RSA; issued on first use): requests are encrypted to it, CertReps signed with it. */
@@ -58,6 +62,8 @@ export interface ServiceOptions {
   log?: Log
   /** Export CRLs to `<dataDir>/crl` (default true). */
   exportCrls?: boolean
+  /** The PostgreSQL pool, for its gauges in the metrics. */
+  pool?: PoolStats
 }
 
 /** How often a running process looks for a rotated session key. */
@@ -121,6 +127,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     chainDer: [ca.issuing.der, ca.root.der],
     crl,
     log,
+    metrics: new Metrics({ crl, pool: options.pool, now }),
     ocsp,
     ocspTraffic: new OcspTraffic(),
     sessions,

@@ -13,6 +13,7 @@ import { ApiError, badRequest, notFound } from '../errors.js'
 import { deviceNameField, emailField, hostnameField, platformField, profileField, serialNumberField } from '../schemas/identity.js'
 import type { IssueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
+import { pathOf } from '../metrics.js'
 import type { KagiServices } from '../startup/services.js'
 import { bundleSettings } from './bundle-settings.js'
 import { announceRevocations } from './revoke.js'
@@ -69,7 +70,7 @@ export const enrollRequestSchema = z.object({
   /** The page: refuse a device name the user already uses (409 device_name_in_use: renew that device instead). */
   uniqueDeviceName: z.boolean().optional(),
   /**
-   * A SCEP enrollment (src/scep/): the challenge it spends (in the storing
+   * A SCEP enrollment (scep-operation.ts): the challenge it spends (in the storing
    * transaction), its transactionID and requester key (for GetCertInitial),
    * and for a RenewalReq the certificate it renews, superseded.
    */
@@ -98,7 +99,7 @@ export interface Enrollment {
   bundle?: Bundle
 }
 
-export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'crl'>
+export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'crl' | 'metrics'>
 
 /** The device an enrollment is for, as read before anything is written. */
 interface ResolvedDevice {
@@ -228,6 +229,7 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
     },
   )
   announceRevocations(services, enrollment.stored.superseded)
+  services.metrics.certificateIssued({ profile: request.profile, platform: device?.platform, path: pathOf(request.actor.label, request.actor.role) })
   return {
     serial: enrollment.issued.serial,
     certificatePem: derToPem(enrollment.issued.der, 'CERTIFICATE'),

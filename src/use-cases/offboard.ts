@@ -3,6 +3,7 @@ import { activeSerialsOfDevice, isDeviceId } from '../db/device-repository.js'
 import { revokeCertificate } from '../db/revocation-repository.js'
 import { findUserByEmail } from '../db/user-repository.js'
 import { ApiError, notFound } from '../errors.js'
+import { pathOf } from '../metrics.js'
 import type { KagiServices } from '../startup/services.js'
 import { announceRevocations } from './revoke.js'
 import { endSessionsOfUser } from './sessions.js'
@@ -21,7 +22,7 @@ import { endSessionsOfUser } from './sessions.js'
  * active is revoked too, so nothing of the device or user is left active.
  */
 
-type OffboardServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked'>
+type OffboardServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metrics'>
 
 /** Revokes the serials one by one (a failure leaves the earlier ones revoked; running again finishes); returns those newly revoked. */
 async function revokeAll(services: OffboardServices, serials: readonly string[], reason: RevocationReason, actor: string, clientIp?: string): Promise<string[]> {
@@ -30,7 +31,10 @@ async function revokeAll(services: OffboardServices, serials: readonly string[],
     for (const serial of serials) {
       const result = await revokeCertificate(services.db, serial, reason, actor, new Date(), clientIp)
       // Revoked concurrently by someone else: not ours to report (that revocation kept its own time and reason).
-      if (result && !result.alreadyRevoked) revoked.push(serial)
+      if (result && !result.alreadyRevoked) {
+        revoked.push(serial)
+        services.metrics.certificateRevoked({ profile: result.profile, platform: result.platform, path: pathOf(actor), reason })
+      }
     }
   } finally {
     announceRevocations(services, revoked)

@@ -3,6 +3,7 @@ import { revokeCertificate, type RevocationResult } from '../db/revocation-repos
 import { badRequest, notFound } from '../errors.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
 import { revokeBody } from '../schemas/revocation.js'
+import { pathOf } from '../metrics.js'
 import type { KagiServices } from '../startup/services.js'
 
 /** Validates a revocation body into its reason, with a readable 400. */
@@ -13,7 +14,7 @@ export function parseRevokeRequest(body: unknown): RevocationReason {
 /** Listeners told of each new revocation (the OCSP cache drops its answer for the serial). */
 export type RevocationListener = (serial: string) => void
 
-type RevocationServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked'>
+type RevocationServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metrics'>
 
 /**
  * After revocations are committed (here, or by an enrollment superseding a
@@ -37,6 +38,9 @@ export async function revoke(services: RevocationServices, serialText: string, r
   if (!serial) throw badRequest('the serial must be hexadecimal (as returned by the API)', 'invalid_serial')
   const result = await revokeCertificate(services.db, serial, reason, actor, new Date(), clientIp)
   if (!result) throw notFound(`no certificate with serial ${serial}`)
-  if (!result.alreadyRevoked) announceRevocations(services, [serial])
+  if (!result.alreadyRevoked) {
+    services.metrics.certificateRevoked({ profile: result.profile, platform: result.platform, path: pathOf(actor), reason })
+    announceRevocations(services, [serial])
+  }
   return result
 }

@@ -53,7 +53,7 @@ export function signInMode(config: KagiServices['config']): SignInMode {
 export async function webRoutes(app: FastifyInstance, { services }: { services: KagiServices }): Promise<void> {
   const { config, db } = services
   const mode = signInMode(config)
-  const signInDeps = { db, records: services.sessions.records }
+  const signInDeps = { db, records: services.sessions.records, metrics: services.metrics }
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024, parser: parseQueryString })
   await app.register(fastifyRateLimit, { global: false })
   const authenticator = await registerSessions(app, config, services.sessions)
