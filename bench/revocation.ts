@@ -4,18 +4,13 @@ import { generateKey, spkiOf } from '../ca/index.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
-import { buildApp } from '../src/app.js'
-import { initCa } from '../src/startup/ca-loader.js'
-import { loadConfig } from '../src/config.js'
-import { openDatabase } from '../src/db/connect.js'
-import { migrateToLatest } from '../src/db/migrator.js'
 import { revoke } from '../src/use-cases/revoke.js'
-import { createServices } from '../src/startup/services.js'
 import { enroll } from '../src/use-cases/enroll.js'
+import { startBenchKagi, type BenchKagi } from './bench-kagi.js'
 import { runJsonClient } from './json-client.js'
+import { progress } from './progress.js'
 import type { LoadResult } from './load.js'
 
-const progress = (line: string): void => void process.stderr.write(`… ${line}\n`)
 
 function sh(cmd: string, args: string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' })
@@ -65,16 +60,11 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
   const out: string[] = []
   const dataDir = mkdtempSync(join(tmpdir(), 'kagi-bench-rev-'))
   const peerDir = mkdtempSync(join(tmpdir(), 'kagi-bench-peer-'))
-  const config = loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://127.0.0.1', KAGI_LOG_LEVEL: 'silent', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
-  const database = await openDatabase({ url: databaseUrl, dataDir, memory: !databaseUrl })
+  let kagi: BenchKagi | undefined
   try {
-    await migrateToLatest(database.db)
-    const { ca } = await initCa(database.db, config, config.caPassphrase!)
-    const services = createServices(config, database.db, ca, { passphrase: config.caPassphrase, exportCrls: false, log: { info: () => {}, warn: (o, m) => progress(`warning: ${m} ${JSON.stringify(o)}`), error: (o, m) => progress(`error: ${m} ${(o as { err?: Error }).err?.stack ?? ''}`) } })
-    await services.start()
-    const app = await buildApp(services)
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/ocsp`
+    kagi = await startBenchKagi(dataDir, databaseUrl)
+    const { database, services } = kagi
+    const url = `${kagi.origin}/ocsp`
     const issuerSerial = (await database.db.selectFrom('ca_certificate').select('serial').where('role', '=', 'issuing').where('active', '=', true).executeTakeFirstOrThrow()).serial
     // A real kagi certificate to ask OCSP about; enrolling it also creates the bench user.
     const leaf = await enroll(services, { actor: { label: 'bench', role: 'admin' }, email: 'bench@example.com', profile: 'user', key: { generate: 'ecdsa-p256' }, deliver: { as: 'pkcs12' }, current: 'supersede' })
@@ -129,7 +119,7 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
 
     progress(`OCSP for ${seconds} s each: kagi cached, kagi fresh (nonce), openssl ocsp`)
     writeFileSync(join(dataDir, 'leaf.pem'), leaf.certificatePem)
-    writeFileSync(join(dataDir, 'issuing.der'), ca.issuing.der)
+    writeFileSync(join(dataDir, 'issuing.der'), services.ca.issuing.der)
     sh('openssl', ['x509', '-inform', 'DER', '-in', 'issuing.der', '-out', 'issuing.pem'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-no_nonce', '-reqout', 'cached.der'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-nonce', '-reqout', 'fresh.der'], dataDir)
@@ -139,10 +129,8 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
     const peer = await opensslOcspPeer(peerDir, seconds)
     out.push(`OCSP responses/s (16 in flight): kagi cached ${cached.perSecond.toFixed(0)}, kagi fresh with nonce ${fresh.perSecond.toFixed(0)}; errors ${cached.errors + fresh.errors}`)
     out.push(`  peer: openssl ocsp responder (fresh, nonce): ${peer.fresh.perSecond.toFixed(0)}/s; ratio kagi fresh/openssl ${(fresh.perSecond / peer.fresh.perSecond).toFixed(2)}, cached/openssl ${(cached.perSecond / peer.fresh.perSecond).toFixed(2)}${peer.fresh.errors ? `; peer errors ${peer.fresh.errors} (${peer.fresh.firstError})` : ''}`)
-    await app.close()
-    await services.stop()
   } finally {
-    await database.close()
+    await kagi?.close()
     rmSync(dataDir, { recursive: true, force: true })
     rmSync(peerDir, { recursive: true, force: true })
   }

@@ -30,7 +30,7 @@ x509.cryptoProvider.set(webcrypto as Crypto)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8)
 const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
-const progress = (line: string): void => void process.stderr.write(`… ${line}\n`)
+import { progress } from './progress.js'
 
 function opensslSpeed(alg: string): { sign: number; verify: number } {
   const r = spawnSync('openssl', ['speed', '-seconds', '3', alg], { encoding: 'utf8' })

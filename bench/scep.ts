@@ -6,19 +6,14 @@ import pg from 'pg'
 import { pemToDer } from '../ca/der.js'
 import { MessageType } from '../ca/scep/index.js'
 import { OID } from '../ca/oids.js'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { openDatabase } from '../src/db/connect.js'
-import { migrateToLatest } from '../src/db/migrator.js'
 import { createToken } from '../src/db/token-repository.js'
-import { initCa } from '../src/startup/ca-loader.js'
-import { createServices } from '../src/startup/services.js'
 import { createRecordChallenge } from '../src/use-cases/scep-challenges.js'
 import { csrFor, newRequester, pkiMessage } from '../test/support/scep-request.js'
+import { startBenchKagi, type BenchKagi } from './bench-kagi.js'
 import { runJsonClient } from './json-client.js'
+import { progress } from './progress.js'
 import type { LoadResult } from './load.js'
 
-const progress = (line: string): void => void process.stderr.write(`… ${line}\n`)
 const IN_FLIGHT = 16
 /** Requests sent, untimed, before each measurement (JIT, connection set-up, first database pages). */
 const WARMUP = 24
@@ -100,66 +95,56 @@ export async function benchScep(adminDatabaseUrl: string | undefined, seconds: n
     url.pathname = `/${dbName}`
     databaseUrl = url.toString()
   }
-  const config = loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://127.0.0.1', KAGI_LOG_LEVEL: 'silent', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
-  const database = await openDatabase({ url: databaseUrl, dataDir, memory: !databaseUrl })
+  let server: BenchKagi | undefined
   try {
-    await migrateToLatest(database.db)
-    const { ca } = await initCa(database.db, config, config.caPassphrase!)
-    const services = createServices(config, database.db, ca, { passphrase: config.caPassphrase, exportCrls: false, log: { info: () => {}, warn: (o, m) => progress(`warning: ${m} ${JSON.stringify(o)}`), error: (o, m) => progress(`error: ${m} ${(o as { err?: Error }).err?.stack ?? ''}`) } })
-    await services.start()
-    const app = await buildApp(services)
-    try {
-      await app.listen({ port: 0, host: '127.0.0.1' })
-      const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/scep?operation=PKIOperation`
-      const ra = (await services.scepRa.get()).certificate
-      const token = await createToken(database.db, 'mdm', 'bench-scep')
-      progress(`SCEP: ${KEYS} RSA-2048 requesters`)
-      const requesters: Requesters = []
-      for (let i = 0; i < KEYS; i++) requesters.push(await newRequester(2048, `scep-bench-${i}`))
+    server = await startBenchKagi(dataDir, databaseUrl)
+    const { database, services } = server
+    const url = `${server.origin}/scep?operation=PKIOperation`
+    const ra = (await services.scepRa.get()).certificate
+    const token = await createToken(database.db, 'mdm', 'bench-scep')
+    progress(`SCEP: ${KEYS} RSA-2048 requesters`)
+    const requesters: Requesters = []
+    for (let i = 0; i < KEYS; i++) requesters.push(await newRequester(2048, `scep-bench-${i}`))
 
-      // kagi: a one-time challenge per request, as an MDM would fetch them (POST /api/v1/scep/challenges does the same).
-      const kagiCount = WARMUP + Math.ceil(seconds * 60)
-      progress(`SCEP: ${kagiCount} challenges and PKCSReqs for kagi`)
-      const kagiBodies = await buildRequests(requesters, ra, kagiCount, 'kagi', async (i) =>
-        (await createRecordChallenge(services, { user: `scep-bench-${i}@example.com`, profile: 'user' }, { tokenId: token.id, label: 'bench' })).challenge,
-      )
-      writeBodies(join(dataDir, 'kagi.bodies'), kagiBodies)
-      progress(`SCEP: kagi for up to ${seconds} s`)
-      const kagi = await scepClient(url, join(dataDir, 'kagi.bodies'), seconds)
-      const issued = (await database.db.selectFrom('certificate').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n
+    // kagi: a one-time challenge per request, as an MDM would fetch them (POST /api/v1/scep/challenges does the same).
+    const kagiCount = WARMUP + Math.ceil(seconds * 60)
+    progress(`SCEP: ${kagiCount} challenges and PKCSReqs for kagi`)
+    const kagiBodies = await buildRequests(requesters, ra, kagiCount, 'kagi', async (i) =>
+      (await createRecordChallenge(services, { user: `scep-bench-${i}@example.com`, profile: 'user' }, { tokenId: token.id, label: 'bench' })).challenge,
+    )
+    writeBodies(join(dataDir, 'kagi.bodies'), kagiBodies)
+    progress(`SCEP: kagi for up to ${seconds} s`)
+    const kagi = await scepClient(url, join(dataDir, 'kagi.bodies'), seconds)
+    const issued = (await database.db.selectFrom('certificate').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n
 
-      // The peer: static challenge, so its CSRs are cheaper to make; as many requests as it can take in the time.
-      const peerCa = peerDepot(peerDir)
-      const peerCount = WARMUP + Math.ceil(seconds * 700)
-      progress(`SCEP: ${peerCount} PKCSReqs for scepserver`)
-      writeBodies(join(peerDir, 'peer.bodies'), await buildRequests(requesters, peerCa, peerCount, 'peer', async () => PEER_CHALLENGE))
-      progress(`SCEP: micromdm scepserver for up to ${seconds} s`)
-      // scepserver is stopped by pid when the client is done, whatever the client's outcome; it gets 5 s to listen.
-      const script = [
-        'ip link set lo up',
-        `{ scepserver -depot depot -port ${PEER_PORT} -capass ${PEER_CA_PASS} -challenge ${PEER_CHALLENGE} -allowrenew 0 >scepserver.log 2>&1 & }`,
-        'p=$!',
-        `for i in $(seq 50); do (: </dev/tcp/127.0.0.1/${PEER_PORT}) 2>/dev/null && break; sleep 0.1; done`,
-        '"$@"; s=$?; kill $p; exit $s',
-      ].join('; ')
-      const peer = await scepClient(`http://127.0.0.1:${PEER_PORT}/scep?operation=PKIOperation`, join(peerDir, 'peer.bodies'), seconds, ['unshare', '-n', '--kill-child', 'bash', '-c', `cd ${peerDir} && ${script}`, 'bash'])
-      const peerLog = (() => {
-        try {
-          return readFileSync(join(peerDir, 'scepserver.log'), 'utf8')
-        } catch {
-          return ''
-        }
-      })()
-      const version = spawnSync('scepserver', ['-version'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? ''
+    // The peer: static challenge, so its CSRs are cheaper to make; as many requests as it can take in the time.
+    const peerCa = peerDepot(peerDir)
+    const peerCount = WARMUP + Math.ceil(seconds * 700)
+    progress(`SCEP: ${peerCount} PKCSReqs for scepserver`)
+    writeBodies(join(peerDir, 'peer.bodies'), await buildRequests(requesters, peerCa, peerCount, 'peer', async () => PEER_CHALLENGE))
+    progress(`SCEP: micromdm scepserver for up to ${seconds} s`)
+    // scepserver is stopped by pid when the client is done, whatever the client's outcome; it gets 5 s to listen.
+    const script = [
+      'ip link set lo up',
+      `{ scepserver -depot depot -port ${PEER_PORT} -capass ${PEER_CA_PASS} -challenge ${PEER_CHALLENGE} -allowrenew 0 >scepserver.log 2>&1 & }`,
+      'p=$!',
+      `for i in $(seq 50); do (: </dev/tcp/127.0.0.1/${PEER_PORT}) 2>/dev/null && break; sleep 0.1; done`,
+      '"$@"; s=$?; kill $p; exit $s',
+    ].join('; ')
+    const peer = await scepClient(`http://127.0.0.1:${PEER_PORT}/scep?operation=PKIOperation`, join(peerDir, 'peer.bodies'), seconds, ['unshare', '-n', '--kill-child', 'bash', '-c', `cd ${peerDir} && ${script}`, 'bash'])
+    const peerLog = (() => {
+      try {
+        return readFileSync(join(peerDir, 'scepserver.log'), 'utf8')
+      } catch {
+        return ''
+      }
+    })()
+    const version = spawnSync('scepserver', ['-version'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? ''
 
-      out.push(`SCEP PKCSReq enrollments (RSA-2048 requesters, AES-256-CBC + SHA-256, HTTP POST, ${IN_FLIGHT} in flight): kagi ${kagi.perSecond.toFixed(1)}/s, p50 ${kagi.p50ms.toFixed(0)} ms, p99 ${kagi.p99ms.toFixed(0)} ms over ${kagi.requests} requests, ${kagi.errors} errors${kagi.firstError ? ` (${kagi.firstError})` : ''}; ${issued} certificates stored`)
-      out.push(`  peer: micromdm scepserver ${version} (file depot, static challenge; replies single DES): ${peer.perSecond.toFixed(1)}/s, p50 ${peer.p50ms.toFixed(0)} ms over ${peer.requests} requests, ${peer.errors} errors${peer.firstError ? ` (${peer.firstError}; scepserver.log: ${peerLog.split('\n').find((line) => /err=(?!null)|level=error/.test(line))?.slice(0, 300) ?? '(nothing)'})` : ''}; ratio kagi/scepserver ${(kagi.perSecond / peer.perSecond).toFixed(2)}`)
-    } finally {
-      await app.close()
-      await services.stop()
-    }
+    out.push(`SCEP PKCSReq enrollments (RSA-2048 requesters, AES-256-CBC + SHA-256, HTTP POST, ${IN_FLIGHT} in flight): kagi ${kagi.perSecond.toFixed(1)}/s, p50 ${kagi.p50ms.toFixed(0)} ms, p99 ${kagi.p99ms.toFixed(0)} ms over ${kagi.requests} requests, ${kagi.errors} errors${kagi.firstError ? ` (${kagi.firstError})` : ''}; ${issued} certificates stored`)
+    out.push(`  peer: micromdm scepserver ${version} (file depot, static challenge; replies single DES): ${peer.perSecond.toFixed(1)}/s, p50 ${peer.p50ms.toFixed(0)} ms over ${peer.requests} requests, ${peer.errors} errors${peer.firstError ? ` (${peer.firstError}; scepserver.log: ${peerLog.split('\n').find((line) => /err=(?!null)|level=error/.test(line))?.slice(0, 300) ?? '(nothing)'})` : ''}; ratio kagi/scepserver ${(kagi.perSecond / peer.perSecond).toFixed(2)}`)
   } finally {
-    await database.close()
+    await server?.close()
     if (adminDatabaseUrl) await admin(`drop database if exists ${dbName} with (force)`)
     rmSync(dataDir, { recursive: true, force: true })
     rmSync(peerDir, { recursive: true, force: true })
