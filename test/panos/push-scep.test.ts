@@ -1,6 +1,5 @@
 // `kagi panos push --scep`: the SCEP profile and the portal agent configuration that delivers it.
 // The xpath and element names are UNCONFIRMED (see src/panos/desired-state.ts); the double follows the same guess.
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ConfigError } from '../../src/config.js'
@@ -10,7 +9,7 @@ import { findPath, parseXml, textOf, type XmlElement } from '../../src/panos/xml
 import { tempDir } from '../support/openssl.js'
 import { defaultFirewallConfig } from './fake-config.js'
 import { startFakePanos, type FakePanos } from './fake-panos.js'
-import { configFor, push, testSource } from './helpers.js'
+import { configFor, push, runKagi, testSource } from './helpers.js'
 
 const source = await testSource()
 const rootName = certificateName(source.rootPem)
@@ -202,20 +201,9 @@ t.test('ok/config: --scep variables are read only with --scep', async (t) => {
   t.equal(loadPanosConfig(env).config.scep, undefined)
 })
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'kagi.js')
 const sys = { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp' }
 
-/** Runs the real CLI without blocking the event loop (the double answers from this process). */
-function kagi(args: string[], env: Record<string, string>) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
+const kagi = runKagi
 
 t.test('cli/kagi panos push --scep', async (t) => {
   const { fake, key } = await fakeFor(t)

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { certificateName } from '../../src/panos/names.js'
@@ -6,7 +5,7 @@ import { findPath, parseXml, serializeXml, textOf, type XmlElement } from '../..
 import { tempDir } from '../support/openssl.js'
 import { defaultFirewallConfig } from './fake-config.js'
 import { startFakePanos, type FakePanos } from './fake-panos.js'
-import { configFor, push, selfSignedTls, testSource } from './helpers.js'
+import { configFor, push, runKagi, selfSignedTls, testSource } from './helpers.js'
 
 const source = await testSource()
 const rootName = certificateName(source.rootPem)
@@ -188,20 +187,9 @@ t.test('ok/a push after a failed commit commits what the candidate already holds
   t.ok(fake.running(SHARED_PROFILE)[0])
 })
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'kagi.js')
 const base = { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp' }
 
-/** Runs the real CLI without blocking the event loop (the double answers from this process). */
-function kagi(args: string[], env: Record<string, string>) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
+const kagi = runKagi
 
 const registered = /panos push/.test((await kagi(['--help'], base)).stdout)
 
