@@ -10,7 +10,7 @@
  * com.apple.vpn.managed); the GlobalProtect parts follow
  * panos-and-globalprotect.md §3.3 and §3.4.
  */
-import type { BundleSettings, BundleTarget } from './bundle-types.js'
+import type { BundleSettings, BundleTarget, ManagedMacOptions } from './bundle-types.js'
 import { issuingAndRoot, stableUuid } from './bundle-common.js'
 import { buildPlist, type PlistDict, type PlistValue } from './plist.js'
 
@@ -96,6 +96,42 @@ export function portalPayloads(platform: ApplePlatform, identifier: string, port
   if (!portal) return []
   if (platform === 'macos') return [globalProtectSettings(identifier, portal, target)]
   return [globalProtectVpn(identifier, portal, target, settings, identity.PayloadUUID as string)]
+}
+
+/**
+ * GlobalProtect's macOS network extension (panos-and-globalprotect.md §3.3,
+ * as `systemextensionsctl list` shows it on a Mac running GlobalProtect 5.1.4+).
+ */
+export const globalProtectSystemExtension = { teamId: 'PXPZ95SK77', bundleId: 'com.paloaltonetworks.GlobalProtect.client.extension' } as const
+
+/**
+ * com.apple.system-extension-policy allowing exactly GlobalProtect's network
+ * extension: AllowedSystemExtensions names the team and the one bundle
+ * (AllowedTeamIdentifiers would allow every extension Palo Alto signs), and
+ * AllowedSystemExtensionTypes limits it to a network extension. Device
+ * channel only (apple-dm), hence only in machine-certificate profiles that
+ * an MDM delivers.
+ */
+export function systemExtensionPolicy(identifier: string): PlistDict {
+  const { teamId, bundleId } = globalProtectSystemExtension
+  return payload('com.apple.system-extension-policy', `${identifier}.system-extension`, 'GlobalProtect system extension', {
+    AllowedSystemExtensions: { [teamId]: [bundleId] },
+    AllowedSystemExtensionTypes: { [teamId]: ['NetworkExtension'] },
+  })
+}
+
+/** The MDM-only payloads (macOS): the system-extension policy when asked for. */
+export function managedMacPayloads(platform: ApplePlatform, identifier: string, managed: ManagedMacOptions | undefined): PlistDict[] {
+  return platform === 'macos' && managed?.systemExtension ? [systemExtensionPolicy(identifier)] : []
+}
+
+/**
+ * AllowAllAppsAccess for the identity payload (apple-dm com.apple.security.pkcs12
+ * and .scep, macOS 10.10+): present only when an MDM-delivered macOS profile
+ * asks for it; absent means false, every app but the one the user allows gets a prompt.
+ */
+export function allAppsAccess(platform: ApplePlatform, managed: ManagedMacOptions | undefined): Record<string, boolean> {
+  return platform === 'macos' && managed?.allowAllAppsAccess ? { AllowAllAppsAccess: true } : {}
 }
 
 /** What a profile says about itself: display name and description (what it installs, for the person who installs it). */

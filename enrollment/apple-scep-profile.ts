@@ -5,9 +5,9 @@
  * kagi returns. No private key ever leaves the device, so the profile holds
  * none. Unsigned here (bundle.ts signs it).
  */
-import { appleProfileIdentifier, buildProfilePlist, caPayloads, payload, portalPayloads, type ApplePlatform } from './apple-payloads.js'
+import { allAppsAccess, appleProfileIdentifier, buildProfilePlist, caPayloads, managedMacPayloads, payload, portalPayloads, type ApplePlatform } from './apple-payloads.js'
 import { portalAddress } from './bundle-common.js'
-import type { BundleSettings, ScepEnrollment } from './bundle-types.js'
+import type { BundleSettings, ManagedMacOptions, ScepEnrollment } from './bundle-types.js'
 import type { PlistDict } from './plist.js'
 
 /** `Key Usage` bits (apple-dm com.apple.security.scep): 1 signing, 4 encryption, i.e. digitalSignature and keyEncipherment for an RSA key. */
@@ -24,7 +24,7 @@ const SIGNING_AND_ENCRYPTION = 1 | 4
  * enrollment, while TLS to an https KAGI_PUBLIC_URL already authenticates
  * kagi. Retries and RetryDelay keep their defaults: kagi never answers PENDING.
  */
-function scepPayload(identifier: string, enrollment: ScepEnrollment, settings: BundleSettings): PlistDict {
+function scepPayload(platform: ApplePlatform, identifier: string, enrollment: ScepEnrollment, settings: BundleSettings, managed: ManagedMacOptions | undefined): PlistDict {
   return payload('com.apple.security.scep', `${identifier}.identity`, enrollment.subject, {
     PayloadContent: {
       URL: enrollment.url,
@@ -35,6 +35,7 @@ function scepPayload(identifier: string, enrollment: ScepEnrollment, settings: B
       'Key Type': 'RSA',
       'Key Usage': SIGNING_AND_ENCRYPTION,
       KeyIsExtractable: false,
+      ...allAppsAccess(platform, managed),
     },
   })
 }
@@ -44,12 +45,18 @@ function scepPayload(identifier: string, enrollment: ScepEnrollment, settings: B
  * when a portal is configured, the GlobalProtect settings (macOS) or the VPN
  * payload referring to the SCEP payload (iOS). Identifiers are those of the
  * PKCS#12 profile for the same device and kind, so one replaces the other.
+ * `managed` as for the PKCS#12 profile (apple-profile.ts).
  */
-export function buildAppleScepProfile(platform: ApplePlatform, enrollment: ScepEnrollment, settings: BundleSettings): Buffer {
+export function buildAppleScepProfile(platform: ApplePlatform, enrollment: ScepEnrollment, settings: BundleSettings, managed?: ManagedMacOptions): Buffer {
   const portal = portalAddress(settings.portal)
   const identifier = appleProfileIdentifier(enrollment, settings)
-  const identity = scepPayload(identifier, enrollment, settings)
-  const content = [...caPayloads(identifier, enrollment.chain, settings), identity, ...portalPayloads(platform, identifier, portal, enrollment, settings, identity)]
+  const identity = scepPayload(platform, identifier, enrollment, settings, managed)
+  const content = [
+    ...caPayloads(identifier, enrollment.chain, settings),
+    identity,
+    ...portalPayloads(platform, identifier, portal, enrollment, settings, identity),
+    ...managedMacPayloads(platform, identifier, managed),
+  ]
 
   const what = enrollment.kind === 'device' ? 'machine certificate' : 'user certificate'
   const vpn = portal ? ` and the GlobalProtect portal ${portal}` : ''

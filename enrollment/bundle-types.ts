@@ -51,6 +51,19 @@ export interface ScepEnrollment extends BundleTarget {
   challenge: string
 }
 
+/**
+ * What only a user-approved MDM may install on a Mac, so never in a profile
+ * the page hands out: macOS accepts a system-extension policy from an MDM
+ * on the device channel only (apple-dm com.apple.system-extension-policy:
+ * supervised or user-approved MDM, allowmanualinstall false).
+ */
+export interface ManagedMacOptions {
+  /** Pre-approve GlobalProtect's network extension (com.apple.system-extension-policy), so the user has no "Allow" step. */
+  systemExtension: boolean
+  /** AllowAllAppsAccess on the identity payload: every app, not only GlobalProtect after a keychain prompt, may use the key. */
+  allowAllAppsAccess: boolean
+}
+
 /** The certificate and key that sign Apple configuration profiles. */
 export interface ProfileSigner {
   certificate: Buffer

@@ -8,7 +8,7 @@ import type { ApplePlatform } from './apple-payloads.js'
 import { buildAppleProfile } from './apple-profile.js'
 import { buildAppleScepProfile } from './apple-scep-profile.js'
 import { fileStem } from './bundle-common.js'
-import type { Bundle, Platform, BundleSettings, Credential, ScepEnrollment } from './bundle-types.js'
+import type { Bundle, Platform, BundleSettings, Credential, ManagedMacOptions, ScepEnrollment } from './bundle-types.js'
 import { signAttached } from './cms-signed-data.js'
 import { buildOnc } from './onc.js'
 import { buildWindowsScript } from './windows-script.js'
@@ -34,14 +34,15 @@ export const bundleContentTypes: Readonly<Record<Platform, string>> = {
  * Builds the bundle for `platform`: a .mobileconfig (macOS, iOS; CMS-signed
  * when settings.signer is set), a .ps1 (Windows), a .onc (ChromeOS) or a .zip
  * (Android, whose PKCS#12 password is returned in pkcs12Password).
+ * `managed`: the MDM-only macOS additions (bundle-types.ts), ignored elsewhere.
  */
-export function buildBundle(platform: Platform, credential: Credential, settings: BundleSettings): Bundle {
+export function buildBundle(platform: Platform, credential: Credential, settings: BundleSettings, managed?: ManagedMacOptions): Bundle {
   const stem = fileStem(credential)
   const contentType = bundleContentTypes[platform]
   switch (platform) {
     case 'macos':
     case 'ios':
-      return appleBundle(platform, buildAppleProfile(platform, credential, settings), stem, settings)
+      return appleBundle(platform, buildAppleProfile(platform, credential, settings, managed), stem, settings)
     case 'windows':
       return { body: buildWindowsScript(credential, settings), filename: `${stem}.ps1`, contentType }
     case 'chromeos':
@@ -58,8 +59,8 @@ export function buildBundle(platform: Platform, credential: Credential, settings
  * CMS-signed when settings.signer is set. Other platforms have no SCEP
  * payload kagi could hand out.
  */
-export function buildScepBundle(platform: ApplePlatform, enrollment: ScepEnrollment, settings: BundleSettings): Bundle {
-  return appleBundle(platform, buildAppleScepProfile(platform, enrollment, settings), fileStem(enrollment), settings)
+export function buildScepBundle(platform: ApplePlatform, enrollment: ScepEnrollment, settings: BundleSettings, managed?: ManagedMacOptions): Bundle {
+  return appleBundle(platform, buildAppleScepProfile(platform, enrollment, settings, managed), fileStem(enrollment), settings)
 }
 
 function appleBundle(platform: ApplePlatform, profile: Buffer, stem: string, settings: BundleSettings): Bundle {

@@ -67,6 +67,8 @@ const schema = z.object({
       .optional(),
   ),
   KAGI_DB_POOL_SIZE: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(1).max(200).default(10)),
+  // 800: one morning of server-side-key enrollments (README "Performance"); ~8 KiB of memory per key.
+  KAGI_KEY_POOL_SIZE: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(0).max(10_000).default(800)),
   KAGI_DATA_DIR: z.preprocess(emptyAsAbsent, z.string().min(1).default('./data')),
   KAGI_CA_PASSPHRASE: z.preprocess(emptyAsAbsent, z.string().optional()),
   KAGI_CA_PASSPHRASE_FILE: z.preprocess(emptyAsAbsent, z.string().optional()),
@@ -121,6 +123,8 @@ const schema = z.object({
   ),
   KAGI_GP_VPN_SUBTYPE: z.preprocess(emptyAsAbsent, z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be an iOS app bundle id').default('com.paloaltonetworks.GlobalProtect.vpnplugin')),
   KAGI_PAGE_MACHINE_CERTIFICATES: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('true')),
+  KAGI_OCSP_LAST_SEEN: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('true')),
+  KAGI_MAC_ALLOW_ALL_APPS_ACCESS: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
   KAGI_SCEP_CHALLENGE_TTL: duration('KAGI_SCEP_CHALLENGE_TTL', '60m', 60_000, 30 * 86_400_000),
   KAGI_SCEP_ALLOW_DES: z.preprocess(emptyAsAbsent, z.enum(['true', 'false'], { error: 'must be true or false' }).default('false')),
   KAGI_SCEP_ALLOWED_DOMAINS: z.preprocess(
@@ -131,7 +135,39 @@ const schema = z.object({
       .optional(),
   ),
   KAGI_METRICS_TOKEN: z.preprocess(emptyAsAbsent, z.string().min(16, 'must be at least 16 characters (random), or unset to leave /metrics open').optional()),
+  KAGI_CHECK_LISTEN: z.preprocess(
+    emptyAsAbsent,
+    z
+      .string()
+      .refine((text) => parseListen(text) !== undefined, 'must be host:port, such as 0.0.0.0:8443 or [::]:8443 (port 1-65535)')
+      .optional(),
+  ),
+  KAGI_CHECK_HOSTNAME: z.preprocess(emptyAsAbsent, z.string().refine(isHostname, 'must be the DNS name employees open, such as check.kagi.example.com').optional()),
+  // An HTTP field name (RFC 9110 §5.1), e.g. X-SSL-Client-Cert.
+  KAGI_CHECK_CERT_HEADER: z.preprocess(emptyAsAbsent, z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name such as X-SSL-Client-Cert').optional()),
 })
+
+/** KAGI_CHECK_LISTEN's host:port (an IPv6 address in brackets), or undefined. */
+function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text.trim())
+  if (!m) return undefined
+  const host = m[1] ?? m[2]!
+  const port = Number(m[3])
+  if (port < 1 || port > 65535 || (m[1] !== undefined && isIP(host) !== 6) || (m[2] !== undefined && !isIP(host) && !isHostname(host))) return undefined
+  return { host, port }
+}
+
+/** The "check my device" page (README "Check my device"): its own HTTPS listener and/or a certificate header from a trusted proxy. */
+export interface CheckConfig {
+  /** KAGI_CHECK_LISTEN: where the HTTPS listener that asks for a client certificate listens. */
+  listen?: { host: string; port: number }
+  /** KAGI_CHECK_HOSTNAME: the name in the listener's certificate and in the page's address. */
+  hostname?: string
+  /** KAGI_CHECK_CERT_HEADER (lowercase): the header a trusted proxy (KAGI_TRUST_PROXY) puts the client certificate in. */
+  certHeader?: string
+  /** The page's address, linked from the install steps. */
+  url: string
+}
 
 /** kagi's configuration, parsed once from the environment and frozen. */
 export interface Config {
@@ -146,6 +182,8 @@ export interface Config {
   publicUrlSet: boolean
   databaseUrl?: string
   dbPoolSize: number
+  /** RSA-2048 keys generated ahead in idle time for server-side-key enrollments (KAGI_KEY_POOL_SIZE, default 800; 0 = off). */
+  keyPoolSize: number
   dataDir: string
   caPassphrase?: string
   caPassphraseFile?: string
@@ -155,6 +193,8 @@ export interface Config {
   crlValidityMs: number
   /** OCSP response lifetime (nextUpdate) in ms; cached answers are re-signed at half of it. Default 1 h. */
   ocspValidityMs: number
+  /** Count OCSP requests per certificate for "last seen by the VPN" (KAGI_OCSP_LAST_SEEN, default true). */
+  ocspLastSeen: boolean
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   production: boolean
   saml: SamlConfig
@@ -178,9 +218,16 @@ export interface Config {
   deviceHostnameSuffixes: string[]
   /** The page offers machine certificates on macOS and Windows (KAGI_PAGE_MACHINE_CERTIFICATES, default true); MDMs, the API and the CLI are unaffected. */
   pageMachineCertificates: boolean
+  /**
+   * MDM-delivered macOS profiles set AllowAllAppsAccess on the identity (KAGI_MAC_ALLOW_ALL_APPS_ACCESS,
+   * default false): every app may then use the private key without the keychain prompt, not only GlobalProtect.
+   */
+  macAllowAllAppsAccess: boolean
   scep: ScepConfig
   /** Bearer token GET /metrics requires (KAGI_METRICS_TOKEN); undefined = /metrics is open. */
   metricsToken?: string
+  /** The "check my device" page; undefined = off (neither KAGI_CHECK_LISTEN nor KAGI_CHECK_CERT_HEADER). */
+  check?: CheckConfig
 }
 
 /** SCEP settings (RFC 8894; src/use-cases/scep-operation.ts). */
@@ -249,6 +296,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (e.NODE_ENV === 'production' && e.KAGI_SAML_IDP_METADATA && /^http:\/\//i.test(e.KAGI_SAML_IDP_METADATA)) {
     throw new ConfigError('invalid configuration:\n  KAGI_SAML_IDP_METADATA: must be a file path or an https:// URL with NODE_ENV=production (over http the IdP certificate can be replaced in transit)')
   }
+  if (e.KAGI_CHECK_LISTEN && !e.KAGI_CHECK_HOSTNAME) {
+    throw new ConfigError('invalid configuration:\n  KAGI_CHECK_LISTEN needs KAGI_CHECK_HOSTNAME, the DNS name its certificate is issued for')
+  }
+  // Anyone could otherwise claim any certificate by sending the header.
+  if (e.KAGI_CHECK_CERT_HEADER && !e.KAGI_TRUST_PROXY) {
+    throw new ConfigError('invalid configuration:\n  KAGI_CHECK_CERT_HEADER is read only from trusted proxies: set KAGI_TRUST_PROXY to their addresses')
+  }
   const trustProxy = e.KAGI_TRUST_PROXY === undefined ? undefined : /^\d+$/.test(e.KAGI_TRUST_PROXY.trim()) ? Number(e.KAGI_TRUST_PROXY) : list(e.KAGI_TRUST_PROXY)
   const publicUrl = e.KAGI_PUBLIC_URL ?? `http://${hostForUrl(e.HOST)}:${e.PORT}`
   return Object.freeze({
@@ -258,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     publicUrlSet: e.KAGI_PUBLIC_URL !== undefined,
     databaseUrl: e.DATABASE_URL,
     dbPoolSize: e.KAGI_DB_POOL_SIZE,
+    keyPoolSize: e.KAGI_KEY_POOL_SIZE,
     dataDir: e.KAGI_DATA_DIR,
     caPassphrase: e.KAGI_CA_PASSPHRASE,
     caPassphraseFile: e.KAGI_CA_PASSPHRASE_FILE,
@@ -265,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     caName: e.KAGI_CA_NAME,
     crlValidityMs: e.KAGI_CRL_VALIDITY,
     ocspValidityMs: e.KAGI_OCSP_VALIDITY,
+    ocspLastSeen: e.KAGI_OCSP_LAST_SEEN === 'true',
     logLevel: e.KAGI_LOG_LEVEL,
     production: e.NODE_ENV === 'production',
     saml: Object.freeze({
@@ -287,11 +343,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     gpVpnSubType: e.KAGI_GP_VPN_SUBTYPE,
     trustProxy,
     pageMachineCertificates: e.KAGI_PAGE_MACHINE_CERTIFICATES === 'true',
+    macAllowAllAppsAccess: e.KAGI_MAC_ALLOW_ALL_APPS_ACCESS === 'true',
     scep: {
       challengeTtlMs: e.KAGI_SCEP_CHALLENGE_TTL,
       allowDes: e.KAGI_SCEP_ALLOW_DES === 'true',
       allowedDomains: list(e.KAGI_SCEP_ALLOWED_DOMAINS ?? '').map((domain) => domain.replace(/^\./, '').toLowerCase()),
     },
     metricsToken: e.KAGI_METRICS_TOKEN,
+    check: checkConfig(e.KAGI_CHECK_LISTEN, e.KAGI_CHECK_HOSTNAME, e.KAGI_CHECK_CERT_HEADER, publicUrl),
   })
+}
+
+function checkConfig(listenText: string | undefined, hostname: string | undefined, header: string | undefined, publicUrl: string): CheckConfig | undefined {
+  if (!listenText && !header) return undefined
+  const listen = listenText ? parseListen(listenText) : undefined
+  const name = hostname?.toLowerCase()
+  const url = listen ? `https://${name}${listen.port === 443 ? '' : `:${listen.port}`}/check` : name ? `https://${name}/check` : `${publicUrl}/check`
+  return { listen, hostname: name, certHeader: header?.toLowerCase(), url }
 }

@@ -1,6 +1,6 @@
 import { buildScepBundle } from '../../enrollment/bundle.js'
 import { stableUuid } from '../../enrollment/bundle-common.js'
-import type { Bundle, Platform } from '../../enrollment/bundle-types.js'
+import type { Bundle, ManagedMacOptions, Platform } from '../../enrollment/bundle-types.js'
 import type { DeviceRow } from '../db/database.js'
 import { deviceMatchKey, findDeviceByMatchKey, findOwnedDevice, isDeviceId } from '../db/device-repository.js'
 import { badRequest, notFound } from '../errors.js'
@@ -18,6 +18,8 @@ export interface ScepProfileRequest {
   device: string
   hostname?: string
   signed: boolean
+  /** MDM-only macOS additions (system-extension policy, AllowAllAppsAccess). */
+  managed?: ManagedMacOptions
 }
 
 /** The profile, the challenge's expiry, and kagi's device id when the device is already in the inventory. */
@@ -67,6 +69,7 @@ export async function scepProfile(services: Pick<KagiServices, 'db' | 'config' |
       chain: services.chainDer,
     },
     settings,
+    request.managed,
   )
   return { bundle, expiresAt: issued.expiresAt, deviceId: known?.id }
 }
