@@ -1,6 +1,7 @@
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely'
 import type { Database, Platform } from './database.js'
 import { isDeviceId } from './device-repository.js'
+import { ocspCheckColumns } from './ocsp-check-repository.js'
 
 /**
  * The administrators' read side: searches and detail views over users,
@@ -59,6 +60,10 @@ export interface CertificateSummary {
   platform: Platform | null
   /** The owner's email. */
   user: string
+  issuedAt: Date
+  /** "Last seen by the VPN" (revocation/last-seen.ts): the last OCSP request about it, and how many came. */
+  lastOcspCheckAt: Date | null
+  ocspChecks: number
 }
 
 /** One sign-in to the web page (a web_session row, migration 0012). */
@@ -260,7 +265,10 @@ function certificateQuery(db: Kysely<Database>) {
     .selectFrom('certificate')
     .innerJoin('app_user', 'app_user.id', 'certificate.user_id')
     .leftJoin('device', 'device.id', 'certificate.device_id')
+    .leftJoin('ocsp_check', 'ocsp_check.serial', 'certificate.serial')
+    .select(ocspCheckColumns)
     .select([
+      'certificate.issued_at',
       'certificate.serial',
       'certificate.profile',
       'certificate.status',
@@ -291,6 +299,9 @@ function toCertificateSummary(row: Awaited<ReturnType<ReturnType<typeof certific
     deviceName: row.device_name,
     platform: row.platform,
     user: row.email,
+    issuedAt: new Date(row.issued_at),
+    lastOcspCheckAt: row.last_ocsp_check_at ? new Date(row.last_ocsp_check_at) : null,
+    ocspChecks: Number(row.ocsp_checks),
   }
 }
 

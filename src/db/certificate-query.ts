@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { isDeviceId } from './device-repository.js'
 import type { Database } from './database.js'
+import { ocspCheckColumns } from './ocsp-check-repository.js'
 
 /** Filters of GET /api/v1/certificates. */
 export interface CertificateFilter {
@@ -37,11 +38,12 @@ function baseQuery(db: Kysely<Database>) {
     .selectFrom('certificate')
     .innerJoin('app_user', 'app_user.id', 'certificate.user_id')
     .leftJoin('device', 'device.id', 'certificate.device_id')
+    .leftJoin('ocsp_check', 'ocsp_check.serial', 'certificate.serial')
 }
 
 /** Certificates matching the filter, newest first. */
 export async function listCertificates(db: Kysely<Database>, filter: CertificateFilter, now = new Date()) {
-  let q = baseQuery(db).select(columns)
+  let q = baseQuery(db).select(columns).select(ocspCheckColumns)
   if (filter.user) q = q.where('app_user.email', '=', filter.user.toLowerCase())
   if (filter.device) {
     const device = filter.device
@@ -61,7 +63,7 @@ export async function listCertificates(db: Kysely<Database>, filter: Certificate
 
 /** One certificate with its DER, or undefined. */
 export async function findCertificate(db: Kysely<Database>, serial: string) {
-  return baseQuery(db).select([...columns, 'certificate.der']).where('certificate.serial', '=', serial).executeTakeFirst()
+  return baseQuery(db).select([...columns, 'certificate.der']).select(ocspCheckColumns).where('certificate.serial', '=', serial).executeTakeFirst()
 }
 
 export type CertificateListRow = Awaited<ReturnType<typeof listCertificates>>[number]

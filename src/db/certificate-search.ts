@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { Platform } from '../../enrollment/bundle-types.js'
 import { prefixPattern, serialPrefix } from './admin-queries.js'
 import type { Database } from './database.js'
+import { ocspCheckColumns } from './ocsp-check-repository.js'
 
 /** The admin search's filters (GET /admin/search): one box, and status, platform, profile, expiry. */
 export interface CertificateSearch {
@@ -29,6 +30,10 @@ export interface CertificateHit {
   platform: Platform | null
   hostname: string | null
   serialNumber: string | null
+  issuedAt: Date
+  /** "Last seen by the VPN" (revocation/last-seen.ts). */
+  lastOcspCheckAt: Date | null
+  ocspChecks: number
 }
 
 const lower = (column: string) => sql<string>`lower(${sql.ref(column)})`
@@ -41,7 +46,7 @@ const lower = (column: string) => sql<string>`lower(${sql.ref(column)})`
  * (migration 0014), united, rather than one OR across the join.
  */
 export async function searchCertificates(db: Kysely<Database>, search: CertificateSearch, now = new Date()): Promise<{ hits: CertificateHit[]; total: number }> {
-  let query = db.selectFrom('certificate as c').innerJoin('app_user as u', 'u.id', 'c.user_id').leftJoin('device as d', 'd.id', 'c.device_id')
+  let query = db.selectFrom('certificate as c').innerJoin('app_user as u', 'u.id', 'c.user_id').leftJoin('device as d', 'd.id', 'c.device_id').leftJoin('ocsp_check', 'ocsp_check.serial', 'c.serial')
   const q = search.q?.trim()
   if (q) {
     const pattern = prefixPattern(q)
@@ -76,7 +81,9 @@ export async function searchCertificates(db: Kysely<Database>, search: Certifica
   }
   const [rows, count] = await Promise.all([
     query
+      .select(ocspCheckColumns)
       .select([
+        'c.issued_at',
         'c.serial',
         'c.profile',
         'c.status',
@@ -114,6 +121,9 @@ export async function searchCertificates(db: Kysely<Database>, search: Certifica
       platform: r.platform,
       hostname: r.hostname,
       serialNumber: r.serial_number,
+      issuedAt: new Date(r.issued_at),
+      lastOcspCheckAt: r.last_ocsp_check_at ? new Date(r.last_ocsp_check_at) : null,
+      ocspChecks: Number(r.ocsp_checks),
     })),
   }
 }

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { Database, DeviceRow, Platform } from './database.js'
+import { ocspCheckColumns } from './ocsp-check-repository.js'
 
 type Executor = Kysely<Database> | Transaction<Database>
 
@@ -34,7 +35,7 @@ export interface DeviceWithCertificates {
   name: string
   platform: Platform
   hostname: string | null
-  certificates: { serial: string; profile: string; status: 'active' | 'revoked'; notAfter: Date; issuedAt: Date }[]
+  certificates: { serial: string; profile: string; status: 'active' | 'revoked'; notAfter: Date; issuedAt: Date; lastOcspCheckAt: Date | null; ocspChecks: number }[]
 }
 
 /** The user's devices with their certificates (bounded: a person has a handful of devices). */
@@ -43,7 +44,9 @@ export async function devicesOfUser(db: Kysely<Database>, userId: string, limit 
   if (devices.length === 0) return []
   const certificates = await db
     .selectFrom('certificate')
-    .select(['serial', 'profile', 'status', 'not_after', 'issued_at', 'device_id'])
+    .leftJoin('ocsp_check', 'ocsp_check.serial', 'certificate.serial')
+    .select(['certificate.serial', 'profile', 'status', 'not_after', 'issued_at', 'device_id'])
+    .select(ocspCheckColumns)
     .where('user_id', '=', userId)
     .where(
       'device_id',
@@ -60,7 +63,15 @@ export async function devicesOfUser(db: Kysely<Database>, userId: string, limit 
     hostname: device.hostname,
     certificates: certificates
       .filter((c) => c.device_id === device.id)
-      .map((c) => ({ serial: c.serial, profile: c.profile, status: c.status, notAfter: new Date(c.not_after), issuedAt: new Date(c.issued_at) })),
+      .map((c) => ({
+        serial: c.serial,
+        profile: c.profile,
+        status: c.status,
+        notAfter: new Date(c.not_after),
+        issuedAt: new Date(c.issued_at),
+        lastOcspCheckAt: c.last_ocsp_check_at ? new Date(c.last_ocsp_check_at) : null,
+        ocspChecks: Number(c.ocsp_checks),
+      })),
   }))
 }
 

@@ -32,6 +32,8 @@ export interface OcspReply {
   outcomes: readonly OcspOutcome[]
   /** Served pre-signed from the cache. */
   cached: boolean
+  /** Serials of kagi's certificates it answers about (good or revoked): "last seen by the VPN" (ocsp-checks.ts). */
+  checked: readonly string[]
 }
 
 /**
@@ -176,6 +178,8 @@ export class OcspService {
    * revocation is sent but never cached (it would outlive the invalidation).
    */
   private generation = 0
+  /** See {@link bypassCaches}. */
+  private bypass = false
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -242,6 +246,17 @@ export class OcspService {
     this.clearCache()
   }
 
+  /**
+   * While on, answers are neither taken from nor put into the caches: every
+   * status is read from the database. kagi turns it on while it cannot hear
+   * other replicas' revocations (LISTEN down), so no cached `good` outlives
+   * a revocation it missed. Either change drops the caches.
+   */
+  bypassCaches(on: boolean): void {
+    this.bypass = on
+    this.clearCache()
+  }
+
   private clearCache(): void {
     this.generation++
     this.cache.clear()
@@ -252,7 +267,7 @@ export class OcspService {
     const rows = new Map<string, StatusRow>()
     const missing: string[] = []
     for (const serial of serials) {
-      const hit = this.statuses.get(serial)
+      const hit = this.bypass ? undefined : this.statuses.get(serial)
       if (hit) rows.set(serial, hit)
       else missing.push(serial)
     }
@@ -261,7 +276,7 @@ export class OcspService {
       for (const row of await statusesOf(this.db, missing)) {
         if (row.issuer_serial !== this.issuingSerial) continue
         rows.set(row.serial, row)
-        if (generation === this.generation) this.statuses.set(row.serial, row)
+        if (generation === this.generation && !this.bypass) this.statuses.set(row.serial, row)
       }
     }
     return rows
@@ -293,19 +308,19 @@ export class OcspService {
     try {
       request = parseOcspRequest(requestDer)
     } catch (error) {
-      if (error instanceof OcspMalformedError) return { der: ocspErrorResponse('malformedRequest'), outcomes: ['malformedRequest'], cached: false }
+      if (error instanceof OcspMalformedError) return { der: ocspErrorResponse('malformedRequest'), outcomes: ['malformedRequest'], cached: false, checked: [] }
       throw error
     }
     const ours = request.certIds.map((id) => certIdMatchesIssuer(id, this.issuing.hashes))
     // RFC 6960 §4.2.2.2: a delegated responder certificate speaks only for the CA that issued it.
     if (request.certIds.some((id, i) => !ours[i] && this.retired.some((h) => certIdMatchesIssuer(id, h)))) {
-      return { der: ocspErrorResponse('unauthorized'), outcomes: ['unauthorized'], cached: false }
+      return { der: ocspErrorResponse('unauthorized'), outcomes: ['unauthorized'], cached: false, checked: [] }
     }
     const root = this.root
     const speaker = root && request.certIds.every((id, i) => !ours[i] && certIdMatchesIssuer(id, root.hashes)) ? root : this.issuing
     const forRoot = speaker === root
     const single = request.certIds.length === 1 && !request.nonce
-    const cacheKey = single ? request.certIds[0]!.raw.toString('base64') : undefined
+    const cacheKey = single && !this.bypass ? request.certIds[0]!.raw.toString('base64') : undefined
     const now = this.now()
     if (cacheKey) {
       const hit = this.cache.get(cacheKey)
@@ -320,7 +335,9 @@ export class OcspService {
     const nextUpdate = new Date(now.getTime() + this.deps.validityMs)
     const answers: OcspSingleAnswer[] = request.certIds.map((certId, i) => ({ certId, status: statuses[i] ?? { status: 'unknown' }, thisUpdate: now, nextUpdate }))
     const der = buildOcspResponse({ responderCertificate: responder.credential.certificate, signer: responder.signer, answers, producedAt: now, nonce: request.nonce })
-    const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined, outcomes: answers.map((a) => a.status.status), cached: false }
+    // Root-signed answers are about the issuing CA itself, never a device's certificate.
+    const checked = forRoot ? [] : request.certIds.filter((_, i) => statuses[i] !== undefined).map((id) => id.serial)
+    const reply: OcspReply = { der, cacheUntil: single ? new Date(now.getTime() + this.deps.validityMs / 2) : undefined, outcomes: answers.map((a) => a.status.status), cached: false, checked }
     if (cacheKey && generation === this.generation) {
       this.cache.set(cacheKey, { reply, serial: request.certIds[0]!.serial }, answers[0]!.status.status === 'unknown')
     }

@@ -35,6 +35,9 @@ export function certificateView(row: CertificateListRow, now = new Date()) {
     issuedAt: new Date(row.issued_at).toISOString(),
     revokedAt: row.revoked_at ? new Date(row.revoked_at).toISOString() : null,
     revocationReason: row.revocation_reason,
+    // "Last seen by the VPN": the last fresh OCSP check (a firewall caches answers until nextUpdate), summed over replicas.
+    lastOcspCheckAt: row.last_ocsp_check_at ? new Date(row.last_ocsp_check_at).toISOString() : null,
+    ocspChecks: Number(row.ocsp_checks),
   }
 }
 
@@ -56,6 +59,8 @@ const certificateCsvColumns: readonly CsvColumn<ReturnType<typeof certificateVie
   { header: 'issuedAt', value: (c) => c.issuedAt },
   { header: 'revokedAt', value: (c) => c.revokedAt },
   { header: 'revocationReason', value: (c) => c.revocationReason },
+  { header: 'lastOcspCheckAt', value: (c) => c.lastOcspCheckAt },
+  { header: 'ocspChecks', value: (c) => c.ocspChecks },
 ]
 
 /** /api/v1/certificates: issue (POST), list and fetch (admin and MDM tokens), revoke (admin token). */

@@ -7,6 +7,7 @@ const MAX_REQUEST_BYTES = 16 * 1024
 
 function send(services: KagiServices, reply: FastifyReply, answer: OcspReply, cacheable: boolean): FastifyReply {
   services.metrics.ocspAnswered(reply.request.method, answer.outcomes, answer.cached)
+  services.ocspChecks.record(answer.checked)
   reply.header('content-type', 'application/ocsp-response')
   // RFC 5019 §6.2: GET answers may be cached by HTTP caches until nextUpdate; nonce answers never.
   if (cacheable && answer.cacheUntil) {

@@ -2,6 +2,7 @@ import type { DeviceWithCertificates } from '../db/device-repository.js'
 import { html, type Html, type PageContext } from './html.js'
 import { translate, type Lang, type MessageKey } from './i18n.js'
 import { platformNames } from './platform.js'
+import { vpnUse } from '../revocation/last-seen.js'
 
 /** Within this many days of expiry the page asks for "Download again" now rather than "before then". */
 const RENEW_SOON_DAYS = 30
@@ -26,11 +27,29 @@ function badge(lang: Lang, status: Shown): Html {
   return html`<span class="badge badge-${status}"><span aria-hidden="true">${icons[status]}</span> ${translate(lang, status)}</span>`
 }
 
+/** A time of day as HH:MM in UTC (like formatDate, kagi does not know the device's time zone). */
+const formatTime = (date: Date): string => date.toISOString().slice(11, 16)
+
+/**
+ * "Last seen by the VPN" for an active certificate (revocation/last-seen.ts):
+ * when the firewall last asked about it, or that it has not, which a day
+ * after issuance likely means it is not where GlobalProtect looks.
+ */
+function vpnSeen(lang: Lang, c: Certificate, now: number): Html {
+  const use = vpnUse(c, new Date(now))
+  if (use.seen) {
+    const today = use.at.toISOString().slice(0, 10) === new Date(now).toISOString().slice(0, 10)
+    const text = today ? translate(lang, 'vpnCheckedToday', { time: formatTime(use.at) }) : translate(lang, 'vpnCheckedOn', { date: formatDate(lang, use.at), time: formatTime(use.at) })
+    return html`<br><span class="muted">${text}</span>`
+  }
+  return use.neverUsed ? html`<br><span class="error">${translate(lang, 'vpnNeverUsed')}</span>` : html`<br><span class="muted">${translate(lang, 'vpnNotYet')}</span>`
+}
+
 function certificateItem(lang: Lang, c: Certificate, now: number): Html {
   const status = shownStatus(c, now)
   const profile: MessageKey = c.profile === 'device' ? 'profile_device' : 'profile_user'
   const when = status === 'revoked' ? translate(lang, 'revokedCertificate') : translate(lang, status === 'active' ? 'expiresOn' : 'expiredOn', { date: formatDate(lang, c.notAfter) })
-  return html`<li class="cert cert-${status}">${badge(lang, status)} <span>${translate(lang, profile)}</span> <span class="muted">${when}</span> <code title="${c.serial}">${c.serial.slice(0, 12)}…</code></li>`
+  return html`<li class="cert cert-${status}">${badge(lang, status)} <span>${translate(lang, profile)}</span> <span class="muted">${when}</span> <code title="${c.serial}">${c.serial.slice(0, 12)}…</code>${status === 'active' ? vpnSeen(lang, c, now) : html``}</li>`
 }
 
 /** When the device's certificate runs out and what to do before then; or that it has none. */

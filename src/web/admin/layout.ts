@@ -1,6 +1,7 @@
 import type { SessionUser } from '../../auth/session.js'
 import { html, page, type Html, type PageContext } from '../html.js'
 import { translate } from '../i18n.js'
+import { vpnUse, type OcspFacts } from '../../revocation/last-seen.js'
 import { at, type AdminKey } from './admin-i18n.js'
 
 /** The console's sections, in the order of its navigation. */
@@ -46,4 +47,16 @@ export const moment = (d: Date | null | undefined): string => (d ? `${d.toISOStr
 export function statusCell(lang: PageContext['lang'], status: string, notAfter: Date): Html {
   const shown = status === 'revoked' ? 'revoked' : notAfter.getTime() <= Date.now() ? 'expired' : 'active'
   return html`<span class="status-${shown}">${at(lang, shown)}</span>`
+}
+
+/**
+ * "Last seen by the VPN" in a cell: the last fresh OCSP check and how many
+ * came, "never seen", or the "issued, never used" flag (a word, not colour
+ * alone), whose title says what it likely means.
+ */
+export function vpnSeenCell(lang: PageContext['lang'], c: OcspFacts, now = new Date()): Html {
+  const use = vpnUse(c, now)
+  if (use.seen) return html`${moment(use.at)} <span class="muted">${at(lang, 'vpnChecks', { count: use.checks })}</span>`
+  if (use.neverUsed) return html`<span class="status-revoked" title="${at(lang, 'neverUsedHint')}">⚠ ${at(lang, 'neverUsed')}</span>`
+  return html`<span class="muted">${at(lang, 'neverSeen')}</span>`
 }

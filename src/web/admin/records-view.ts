@@ -3,7 +3,7 @@ import type { AuditEntry, CertificateSummary, DeviceSummary, SignInRecord, UserS
 import { html, type Html } from '../html.js'
 import type { Lang } from '../i18n.js'
 import { at } from './admin-i18n.js'
-import { adminPage, day, moment, statusCell, type AdminContext } from './layout.js'
+import { adminPage, day, moment, statusCell, vpnSeenCell, type AdminContext } from './layout.js'
 
 /** What the page says after a revocation: how many, and what OCSP and the CRL now answer. */
 export interface RevocationOutcome {
@@ -14,9 +14,9 @@ export interface RevocationOutcome {
 
 function certificateTable(l: Lang, certificates: CertificateSummary[], withDevice: boolean): Html {
   if (!certificates.length) return html`<p class="muted">${at(l, 'none')}</p>`
-  return html`<div class="scroll" tabindex="0" role="region" aria-label="${at(l, 'certificates')}"><table><thead><tr><th scope="col">${at(l, 'serial')}</th>${withDevice ? html`<th scope="col">${at(l, 'device')}</th>` : html``}<th scope="col">${at(l, 'profile')}</th><th scope="col">${at(l, 'status')}</th><th scope="col">${at(l, 'expires')}</th><th scope="col">${at(l, 'reason')}</th></tr></thead><tbody>${certificates.map(
+  return html`<div class="scroll" tabindex="0" role="region" aria-label="${at(l, 'certificates')}"><table><thead><tr><th scope="col">${at(l, 'serial')}</th>${withDevice ? html`<th scope="col">${at(l, 'device')}</th>` : html``}<th scope="col">${at(l, 'profile')}</th><th scope="col">${at(l, 'status')}</th><th scope="col">${at(l, 'expires')}</th><th scope="col">${at(l, 'vpnSeen')}</th><th scope="col">${at(l, 'reason')}</th></tr></thead><tbody>${certificates.map(
     (c) =>
-      html`<tr><td><code title="${c.serial}">${c.serial.slice(0, 12)}…</code></td>${withDevice ? html`<td>${c.deviceId ? html`<a href="/admin/devices/${c.deviceId}">${c.deviceName}</a>` : '–'}</td>` : html``}<td>${c.profile}</td><td>${statusCell(l, c.status, c.notAfter)}</td><td>${day(c.notAfter)}</td><td>${c.revocationReason ?? ''}</td></tr>`,
+      html`<tr><td><code title="${c.serial}">${c.serial.slice(0, 12)}…</code></td>${withDevice ? html`<td>${c.deviceId ? html`<a href="/admin/devices/${c.deviceId}">${c.deviceName}</a>` : '–'}</td>` : html``}<td>${c.profile}</td><td>${statusCell(l, c.status, c.notAfter)}</td><td>${day(c.notAfter)}</td><td>${vpnSeenCell(l, c)}</td><td>${c.revocationReason ?? ''}</td></tr>`,
   )}</tbody></table></div>`
 }
 

@@ -29,6 +29,7 @@ import { deviceView, userView, type RevocationOutcome } from './records-view.js'
 import { searchView } from './search-view.js'
 import { panosView } from './panos-view.js'
 import { tokensView } from './tokens-view.js'
+import { neverUsed } from '../../revocation/last-seen.js'
 
 const PAGE_SIZE = 50
 const CSV_ROWS = 10_000
@@ -54,6 +55,9 @@ const hitCsvColumns: readonly CsvColumn<CertificateHit>[] = [
   { header: 'notAfter', value: (h) => h.notAfter },
   { header: 'revokedAt', value: (h) => h.revokedAt },
   { header: 'revocationReason', value: (h) => h.revocationReason },
+  { header: 'lastOcspCheckAt', value: (h) => h.lastOcspCheckAt },
+  { header: 'ocspChecks', value: (h) => h.ocspChecks },
+  { header: 'neverUsed', value: (h) => neverUsed(h) },
 ]
 
 /**

@@ -4,7 +4,7 @@ import type { UserSummary } from '../../db/admin-queries.js'
 import type { CertificateHit, CertificateSearch } from '../../db/certificate-search.js'
 import { html, type Html } from '../html.js'
 import { at } from './admin-i18n.js'
-import { adminPage, day, statusCell, type AdminContext } from './layout.js'
+import { adminPage, day, statusCell, vpnSeenCell, type AdminContext } from './layout.js'
 
 export interface SearchModel {
   search: CertificateSearch
@@ -36,8 +36,8 @@ export function searchView(ctx: AdminContext, model: SearchModel): Html {
   const to = s.offset + model.hits.length
   const certificates = html`<h3>${at(l, 'certificates')}</h3>${model.hits.length
     ? html`<p class="muted">${at(l, 'showing', { from, to, total: model.total })} · <a href="/admin/search.csv?${model.query}">${at(l, 'exportCsv')}</a></p>
-<div class="scroll" tabindex="0" role="region" aria-label="${at(l, 'certificates')}"><table><thead><tr><th scope="col">${at(l, 'serial')}</th><th scope="col">${at(l, 'user')}</th><th scope="col">${at(l, 'device')}</th><th scope="col">${at(l, 'profile')}</th><th scope="col">${at(l, 'status')}</th><th scope="col">${at(l, 'expires')}</th></tr></thead><tbody>${model.hits.map(
-        (h) => html`<tr><td><code title="${h.serial}">${h.serial.slice(0, 12)}…</code></td><td><a href="/admin/users/${encodeURIComponent(h.user)}">${h.user}</a></td><td>${h.deviceId ? html`<a href="/admin/devices/${h.deviceId}">${h.deviceName}</a> <span class="muted">${h.platform}${h.hostname ? ` · ${h.hostname}` : ''}</span>` : '–'}</td><td>${h.profile}</td><td>${statusCell(l, h.status, h.notAfter)}</td><td>${day(h.notAfter)}</td></tr>`,
+<div class="scroll" tabindex="0" role="region" aria-label="${at(l, 'certificates')}"><table><thead><tr><th scope="col">${at(l, 'serial')}</th><th scope="col">${at(l, 'user')}</th><th scope="col">${at(l, 'device')}</th><th scope="col">${at(l, 'profile')}</th><th scope="col">${at(l, 'status')}</th><th scope="col">${at(l, 'expires')}</th><th scope="col">${at(l, 'vpnSeen')}</th></tr></thead><tbody>${model.hits.map(
+        (h) => html`<tr><td><code title="${h.serial}">${h.serial.slice(0, 12)}…</code></td><td><a href="/admin/users/${encodeURIComponent(h.user)}">${h.user}</a></td><td>${h.deviceId ? html`<a href="/admin/devices/${h.deviceId}">${h.deviceName}</a> <span class="muted">${h.platform}${h.hostname ? ` · ${h.hostname}` : ''}</span>` : '–'}</td><td>${h.profile}</td><td>${statusCell(l, h.status, h.notAfter)}</td><td>${day(h.notAfter)}</td><td>${vpnSeenCell(l, h)}</td></tr>`,
       )}</tbody></table></div>${pager(ctx, model)}`
     : html`<p>${at(l, 'none')}</p>`}`
   return adminPage(ctx, at(l, 'search'), html`${form}${users}${certificates}`)
