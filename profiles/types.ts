@@ -6,7 +6,7 @@
  */
 
 /** Leaf profiles kagi issues. */
-export type LeafProfileId = 'user' | 'device' | 'ocsp-signer' | 'profile-signer' | 'audit-signer' | 'scep-ra'
+export type LeafProfileId = 'user' | 'device' | 'ocsp-signer' | 'profile-signer' | 'audit-signer' | 'scep-ra' | 'tls-server'
 
 /** Facts about the subject that kagi itself vouches for. */
 export type VerifiedField = 'email' | 'hostname' | 'deviceId'

@@ -109,7 +109,7 @@ export interface CrlCurrentTable {
 }
 
 /** What a service credential is for (see src/use-cases/service-credentials.ts). */
-export type ServiceCredentialPurpose = 'ocsp-responder' | 'root-ocsp-responder' | 'profile-signer' | 'audit-signer' | 'scep-ra'
+export type ServiceCredentialPurpose = 'ocsp-responder' | 'root-ocsp-responder' | 'profile-signer' | 'audit-signer' | 'scep-ra' | 'check-listener'
 
 /** A certificate kagi issues to itself, with its key encrypted like the CA keys. */
 export interface ServiceCredentialTable {
@@ -182,6 +182,14 @@ export interface ScepTransactionTable {
 }
 
 /** The schema as kysely sees it: table name → row type. */
+/** OCSP requests about one certificate, summed over replicas (migration 0019). */
+export interface OcspCheckTable {
+  serial: string
+  /** bigint: pg returns it as a string. */
+  checks: ColumnType<string, number | string, number | string>
+  last_checked_at: ColumnType<Date, Date, Date>
+}
+
 export interface Database {
   ca_certificate: CaCertificateTable
   app_user: AppUserTable
@@ -199,6 +207,7 @@ export interface Database {
   web_session: WebSessionTable
   scep_challenge: ScepChallengeTable
   scep_transaction: ScepTransactionTable
+  ocsp_check: OcspCheckTable
 }
 
 export type CertificateRow = Selectable<CertificateTable>

@@ -13,8 +13,10 @@ import {
   type IssuingCa,
   type KeyType,
   type Signer,
+  type VerifiedFacts,
 } from '../../ca/index.js'
-import { auditSignerProfile, ocspSignerProfile, profileSignerProfile, scepRaProfile, type LeafProfile } from '../../profiles/index.js'
+import { X509Certificate } from 'node:crypto'
+import { auditSignerProfile, ocspSignerProfile, profileSignerProfile, scepRaProfile, tlsServerProfile, type LeafProfile } from '../../profiles/index.js'
 import type { Database, ServiceCredentialPurpose } from '../db/database.js'
 import { findServiceCredential, saveServiceCredential } from '../db/service-credential-repository.js'
 import type { Log } from '../revocation/crl-publisher.js'
@@ -30,6 +32,8 @@ export interface ServiceCredentialKind {
   auditAction: string
   /** Log line written when a certificate is issued. */
   issuedMessage: string
+  /** What the certificate names (the check listener's host name); service credentials without it name only the CA. */
+  facts?: VerifiedFacts
 }
 
 const DAY_MS = 86_400_000
@@ -100,6 +104,23 @@ export const scepRaCredential: ServiceCredentialKind = {
   keyType: 'rsa-2048',
   auditAction: 'scep-ra.issued',
   issuedMessage: 'SCEP certificate issued',
+}
+
+/**
+ * The TLS server certificate of the check-my-device listener
+ * (src/startup/check-listener.ts) for `hostname`: lives 30 days, renewed 10
+ * days before, so a listener that misses a renewal still has days to spare.
+ */
+export function checkListenerCredential(hostname: string): ServiceCredentialKind {
+  return {
+    purpose: 'check-listener',
+    profile: tlsServerProfile,
+    renewBeforeMs: 10 * DAY_MS,
+    keyType: 'ecdsa-p256',
+    auditAction: 'check-listener.issued',
+    issuedMessage: 'check listener TLS certificate issued',
+    facts: { hostname },
+  }
 }
 
 /**
@@ -187,13 +208,15 @@ export class ServiceCredential {
     const chain = this.deps.chain ?? []
     const caSerial = serialToHex(this.deps.authority.issuing.certificate.serial)
     const row = await findServiceCredential(this.db, purpose, caSerial, new Date(now.getTime() + renewBeforeMs))
-    if (row) {
+    // A stored certificate for another host name (KAGI_CHECK_HOSTNAME changed) is not used: a new one is issued.
+    const hostname = this.kind.facts?.hostname
+    if (row && (!hostname || new X509Certificate(row.der).checkHost(hostname, { subject: 'never' }) !== undefined)) {
       const privateKey = await decryptPrivateKeyAsync(row.encrypted_key, this.deps.passphrase)
       return { certificate: Buffer.from(row.der), privateKey, chain, notAfter: new Date(row.not_after) }
     }
     const keys = await generateKey(keyType)
     const issued = this.deps.authority.sign(profile, {
-      facts: {},
+      facts: this.kind.facts ?? {},
       key: { publicKeyInfo: spkiOf(keys.publicKey), keyAlgorithm: keys.privateKey.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', keyDescription: keyType },
     })
     const encryptedKey = await encryptPrivateKey(keys.privateKey, this.deps.passphrase)

@@ -59,7 +59,7 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
   const authenticator = await registerSessions(app, config, services.sessions)
 
   const context = pageContext
-  const steps = { portal: config.gpPortal, organization: config.caName, caCertificates: caCertificateUrls(config.publicUrl) }
+  const steps = { portal: config.gpPortal, organization: config.caName, caCertificates: caCertificateUrls(config.publicUrl), checkUrl: config.check?.url }
 
   await app.register(samlMetadataRoute, { publicUrl: config.publicUrl })
   if (mode === 'saml') {
