@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Clock } from '../ca/index.js'
 import type { PoolStats } from './db/connect.js'
+import type { KeyPoolStats } from './keys/rsa-key-pool.js'
 import type { CrlPublisher, PublishedCrl } from './revocation/crl-publisher.js'
 import type { OcspOutcome } from './revocation/ocsp-service.js'
 
@@ -38,6 +39,8 @@ export interface MetricSources {
   crl: { issuing: Pick<CrlPublisher, 'get'>; root: Pick<CrlPublisher, 'get'> }
   /** The PostgreSQL pool; absent on the embedded database, which has one connection and no pool. */
   pool?: PoolStats
+  /** The RSA key pool (src/keys/rsa-key-pool.ts). */
+  keyPool?: { stats(): KeyPoolStats }
   now?: Clock
 }
 
@@ -79,6 +82,7 @@ export class Metrics {
       .set({ version: kagiVersion(), node: process.version }, 1)
     this.crlGauges(sources)
     if (sources.pool) this.poolGauges(sources.pool)
+    if (sources.keyPool) this.keyPoolMetrics(sources.keyPool)
   }
 
   /** The scrape body, Prometheus text format. */
@@ -172,12 +176,45 @@ export class Metrics {
       },
     })
   }
+
+  /** Read at scrape time from the pool, which counts its own takes. */
+  private keyPoolMetrics(keyPool: { stats(): KeyPoolStats }): void {
+    const registers = [this.registry]
+    new Gauge({
+      name: 'kagi_key_pool_available',
+      help: 'RSA-2048 keys generated ahead and ready in the key pool.',
+      registers,
+      collect() {
+        this.set(keyPool.stats().available)
+      },
+    })
+    new Gauge({
+      name: 'kagi_key_pool_target',
+      help: 'The size the RSA key pool refills to in idle time (KAGI_KEY_POOL_SIZE).',
+      registers,
+      collect() {
+        this.set(keyPool.stats().target)
+      },
+    })
+    new Counter({
+      name: 'kagi_key_pool_taken_total',
+      help: 'RSA-2048 keys handed to enrollments, by source: pool (generated ahead) or generated (on demand: the pool was empty or off).',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        const { taken } = keyPool.stats()
+        this.reset()
+        this.inc({ source: 'pool' }, taken.pool)
+        this.inc({ source: 'generated' }, taken.generated)
+      },
+    })
+  }
 }
 
 let version: string | undefined
 
 /** kagi's version from its package.json, the nearest one above this file (src/ from source, dist/src/ when built). */
-function kagiVersion(): string {
+export function kagiVersion(): string {
   if (version) return version
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
     try {

@@ -14,6 +14,7 @@ import { safeText } from './text.js'
 export const emailField = (field: string) =>
   safeText(field, { max: 254, min: 3 })
     .refine(isCertificateEmail, { message: `${field} must be an ASCII email address such as alice@example.com` })
+    .describe('An ASCII email address such as alice@example.com (3 to 254 characters), lowercased')
     .transform((value) => value.toLowerCase())
 
 /**
@@ -31,15 +32,19 @@ export const hostnameField = (field: string) =>
         ctx.addIssue({ code: 'custom', message: `${field} must be a DNS host name such as pc-1.corp.example.com (letters, digits, hyphens and dots; no wildcard)` })
       }
     })
+    .describe('A DNS host name such as pc-1.corp.example.com (at most 253 characters; no IP address or wildcard), lowercased; inside KAGI_DEVICE_HOSTNAME_SUFFIXES when that is set')
     .transform((value) => value.toLowerCase())
 
 /** What the owner calls the device ("Alice's MacBook Pro", 山田のMacBook). */
-export const deviceNameField = (field: string) => safeText(field, { max: 128 })
+export const deviceNameField = (field: string) => safeText(field, { max: 128 }).describe("What the owner calls the device, e.g. Alice's MacBook Pro (at most 128 characters)")
 
 /** A hardware serial number (or, where the API says so, kagi's device id): printable ASCII without spaces. */
 export const serialNumberField = (field: string) =>
-  safeText(field, { max: 128 }).refine((value) => /^[\x21-\x7e]+$/.test(value), { message: `${field} must be printable ASCII without spaces` })
+  safeText(field, { max: 128 })
+    .refine((value) => /^[\x21-\x7e]+$/.test(value), { message: `${field} must be printable ASCII without spaces` })
+    .describe('A hardware serial number: printable ASCII without spaces, at most 128 characters')
 
 export const platformField = (field: string) => z.enum(platforms, { error: `${field} must be one of ${platforms.join(', ')}` })
 
-export const profileField = (field: string) => z.enum(enrollmentProfiles, { error: `${field} must be ${enrollmentProfiles.join(' or ')}` })
+export const profileField = (field: string) =>
+  z.enum(enrollmentProfiles, { error: `${field} must be ${enrollmentProfiles.join(' or ')}` }).describe("The certificate profile: user (the person's certificate) or device (a machine certificate naming the host name)")

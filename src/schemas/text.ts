@@ -19,6 +19,7 @@ export function safeText(field: string, options: { max: number; min?: number }) 
       else if (value.length < min) ctx.addIssue({ code: 'custom', message: min === 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters` })
       else if (value.length > options.max) ctx.addIssue({ code: 'custom', message: `${field} is too long (${options.max} characters at most)` })
     })
+    .describe(`Text of ${min} to ${options.max} characters (after trimming), without control, invisible or direction-changing characters`)
 }
 
 /** Query, form and environment values arrive as '' when left empty: treat that as absent. */

@@ -20,7 +20,8 @@ export function pageContext(request: FastifyRequest): PageContext {
 /** Machine clients get JSON errors: the API, OCSP and SCEP, and anyone who asks for JSON. */
 export function wantsJson(request: FastifyRequest): boolean {
   const path = request.url
-  if (/^\/(api\/|ocsp(\/|$|\?)|scep(\/|$|\?))/.test(path)) return true
+  // SCEP clients speaking NDES's path (certsrv/mscep/mscep.dll) are machines too; the NDES admin page is HTML.
+  if (/^\/(api\/|ocsp(\/|$|\?)|scep(\/|$|\?)|certsrv\/mscep\/mscep\.dll)/.test(path)) return true
   return /\bapplication\/json\b/i.test(request.headers.accept ?? '')
 }
 
