@@ -6,6 +6,7 @@ import { parseQueryString } from './schemas/query-string.js'
 import { certificateRoutes } from './routes/api-v1-certificates.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes, timeRequests } from './routes/metrics.js'
+import { logRequests, RequestLines } from './log-requests.js'
 import { pkiRoutes } from './routes/pki.js'
 import { ocspRoutes } from './routes/ocsp.js'
 import { scepRoutes } from './routes/scep.js'
@@ -15,29 +16,15 @@ import { mdmRoutes } from './routes/api-v1-mdm.js'
 import { userRoutes } from './routes/api-v1-users.js'
 import { adminDeviceRoutes } from './routes/api-v1-admin-devices.js'
 import { auditRoutes } from './routes/api-v1-audit.js'
+import { openApiRoutes } from './routes/openapi.js'
+import { docsRoutes } from './routes/docs.js'
 import type { KagiServices } from './startup/services.js'
 import { faviconRoutes } from './web/favicon.js'
+import { checkRoutes } from './web/check-routes.js'
 import { signInMode, webRoutes } from './web/routes.js'
 
-/** Log paths that must never be written: tokens, passwords, keys. */
-export const redactPaths = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  'SAMLResponse',
-  '*.SAMLResponse',
-  '_csrf',
-  '*._csrf',
-  'pkcs12',
-  'pkcs12Password',
-  'res.headers["x-kagi-pkcs12-password"]',
-  'passphrase',
-  'token',
-  '*.pkcs12',
-  '*.pkcs12Password',
-  '*.passphrase',
-  '*.token',
-]
+/** Log paths that must never be written (see log.ts); exported here for callers that build the app. */
+export { redactPaths } from './log.js'
 
 /** KAGI_TRUST_PROXY as Fastify's option: a hop count trusts the nearest `n` hops (proxy-addr semantics). */
 function trustProxyOption(setting: number | string[] | undefined): Pick<FastifyServerOptions, 'trustProxy'> {
@@ -67,6 +54,8 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
     // KAGI_TRUST_PROXY: behind a load balancer, request.ip is the client's (X-Forwarded-For from those proxies only).
     ...trustProxyOption(services.config.trustProxy),
     return503OnClosing: true,
+    // One line per request from logRequests (log-requests.ts), not Fastify's two at info.
+    logController: new RequestLines(),
   })
 
   // The API speaks JSON only; any other body type gets 415 rather than a confusing validation error.
@@ -81,6 +70,7 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   app.setErrorHandler((error, request, reply) => replyWithError(error, request, reply))
   app.setNotFoundHandler(replyNotFound)
   timeRequests(app, services.metrics)
+  logRequests(app)
 
   await app.register(healthRoutes, { services })
   await app.register(metricsRoutes, { services })
@@ -95,7 +85,11 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
   await app.register(userRoutes, { services, requireToken })
   await app.register(adminDeviceRoutes, { services, requireToken })
   await app.register(auditRoutes, { services, requireToken })
+  await app.register(openApiRoutes, { services })
+  await app.register(docsRoutes, { services })
   await app.register(faviconRoutes)
   await app.register(webRoutes, { services })
+  // GET /check with the certificate a trusted proxy forwards (KAGI_CHECK_CERT_HEADER); nothing when unset.
+  await app.register(checkRoutes, { services })
   return app
 }
