@@ -9,7 +9,9 @@ import { withRuntime, type Flags, type ListedCommand } from './command.js'
 import { info, out, UsageError } from './output.js'
 import { panosCommands } from './panos-command.js'
 import { auditCommands } from './audit-command.js'
+import { secretCommands } from './secret-command.js'
 import { setPublicUrlCommand } from './public-url-command.js'
+import { doctorCommand } from './doctor-command.js'
 import { createHash } from 'node:crypto'
 import { bundleFlags, issueBody } from '../schemas/enrollment.js'
 import { parseOrBadRequest } from '../schemas/parse.js'
@@ -438,6 +440,8 @@ export const commands: Record<string, ListedCommand> = {
       })
     },
   },
+  doctor: doctorCommand,
   ...panosCommands,
   ...auditCommands,
+  ...secretCommands,
 }

@@ -9,6 +9,7 @@ const groupSummaries: Record<string, string> = {
   session: 'sign-in sessions of the web pages',
   audit: 'the audit log',
   panos: 'PAN-OS GlobalProtect firewalls',
+  secret: 'random secrets for the configuration',
 }
 
 const list = (commands: [string, ListedCommand][]): void => {
