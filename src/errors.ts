@@ -29,6 +29,7 @@ export const apiErrorStatus = {
   ca_import_invalid: 400,
   ca_already_initialized: 409,
   ca_not_initialized: 503,
+  database_unavailable: 503, // PostgreSQL is down or restarting: retry (GET /readyz says when it is back)
   ca_passphrase_wrong: 500,
 } as const satisfies Record<string, number> & Record<CaErrorCode, number>
 
@@ -65,6 +66,18 @@ const fastifyCodes: Record<string, ApiErrorCode> = {
 }
 
 /**
+ * A lost or refused database connection (PostgreSQL restarting, failing
+ * over, unreachable): the client may retry, so 503 rather than 500. SQLSTATE
+ * class 08 is "connection exception", 57P01–57P03 an administrator or crash
+ * shutdown or "cannot connect now" (PostgreSQL Appendix A); the others are
+ * what pg and Node say when the socket goes away.
+ */
+function isDatabaseOutage(error: { code?: string; message?: string }): boolean {
+  if (typeof error.code === 'string' && (/^08[0-9A-Z]{3}$/.test(error.code) || /^57P0[123]$/.test(error.code) || error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET')) return true
+  return typeof error.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(error.message)
+}
+
+/**
  * Turns any error into a status and a body safe to send: client errors keep
  * their message, server errors say only "internal error" (details go to the
  * log with the request id, never to the client).
@@ -81,5 +94,6 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody; 
     const message = e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.name === 'SyntaxError' ? 'the request body is not valid JSON' : (e.message ?? 'bad request')
     return { status: e.statusCode, body: { error: { code, message } }, internal: false }
   }
+  if (e && isDatabaseOutage(e)) return { status: 503, body: { error: { code: 'database_unavailable', message: 'the database is unavailable; try again shortly' } }, internal: true }
   return { status: 500, body: { error: { code: 'internal', message: 'internal error; the server log has details under this request id' } }, internal: true }
 }
