@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { sql, type Kysely } from 'kysely'
-import pg from 'pg'
+import { freshDatabase } from './fresh-database.js'
 import { deviceDetail, findDevices, findUsers, listAudit, userDetail } from '../src/db/admin-queries.js'
 import { searchCertificates } from '../src/db/certificate-search.js'
 import { openDatabase } from '../src/db/connect.js'
@@ -63,19 +62,13 @@ async function time(fn: () => Promise<unknown>, seconds: number): Promise<{ p50:
 const ms = (v: number): string => (v < 10 ? v.toFixed(1) : v.toFixed(0))
 
 /** A fresh database: on `serverUrl`'s PostgreSQL server (dropped by `drop`), else in-memory PGlite. */
-async function freshDatabase(serverUrl: string | undefined): Promise<{ db: Kysely<Database>; kind: string; close: () => Promise<void> }> {
+async function benchDatabase(serverUrl: string | undefined): Promise<{ db: Kysely<Database>; kind: string; close: () => Promise<void> }> {
   if (!serverUrl) {
     const handle = await openDatabase({ dataDir: '', memory: true })
     return { db: handle.db, kind: 'PGlite, in memory; informative only', close: () => handle.close() }
   }
-  const name = `kagi_bench_admin_${randomBytes(5).toString('hex')}`
-  const admin = new pg.Client({ connectionString: serverUrl })
-  await admin.connect()
-  await admin.query(`create database ${name}`)
-  await admin.end()
-  const url = new URL(serverUrl)
-  url.pathname = `/${name}`
-  const handle = await openDatabase({ url: url.toString(), dataDir: '' })
+  const fresh = await freshDatabase(serverUrl, 'bench_admin')
+  const handle = await openDatabase({ url: fresh.url, dataDir: '' })
   return {
     db: handle.db,
     kind: 'PostgreSQL',
@@ -83,10 +76,7 @@ async function freshDatabase(serverUrl: string | undefined): Promise<{ db: Kysel
       try {
         await handle.close()
       } finally {
-        const c = new pg.Client({ connectionString: serverUrl })
-        await c.connect()
-        await c.query(`drop database if exists ${name} with (force)`)
-        await c.end()
+        await fresh.drop()
       }
     },
   }
@@ -209,7 +199,7 @@ export async function seed(db: Kysely<Database>, progress: Line): Promise<string
  * `serverUrl`: a PostgreSQL server (DATABASE_URL) or undefined for PGlite.
  */
 export async function benchAdminConsole(serverUrl: string | undefined, say: Line, progress: Line, seconds = Number(process.env.BENCH_SECONDS ?? 8)): Promise<void> {
-  const { db, kind, close } = await freshDatabase(serverUrl)
+  const { db, kind, close } = await benchDatabase(serverUrl)
   try {
     progress('admin console: migrating')
     await migrateToLatest(db)

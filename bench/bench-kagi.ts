@@ -25,7 +25,7 @@ export interface BenchKagi {
  * directly and time only the HTTP traffic of its load client.
  */
 export async function startBenchKagi(dataDir: string, databaseUrl: string | undefined): Promise<BenchKagi> {
-  const config = loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://127.0.0.1', KAGI_LOG_LEVEL: 'silent', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
+  const config = loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://127.0.0.1', KAGI_LOG_LEVEL: 'silent', KAGI_KEY_POOL_SIZE: '0', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
   const database = await openDatabase({ url: databaseUrl, dataDir, memory: !databaseUrl })
   try {
     await migrateToLatest(database.db)

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
+import { freshDatabase } from './fresh-database.js'
 import { pemToDer } from '../ca/der.js'
 import { MessageType } from '../ca/scep/index.js'
 import { OID } from '../ca/oids.js'
@@ -81,20 +81,8 @@ export async function benchScep(adminDatabaseUrl: string | undefined, seconds: n
   const dataDir = mkdtempSync(join(tmpdir(), 'kagi-bench-scep-'))
   const peerDir = mkdtempSync(join(tmpdir(), 'kagi-bench-scep-peer-'))
   // A database of its own on PostgreSQL; the embedded one in memory otherwise.
-  let databaseUrl: string | undefined
-  const dbName = `kagi_bench_scep_${Date.now()}`
-  const admin = async (query: string): Promise<void> => {
-    const c = new pg.Client({ connectionString: adminDatabaseUrl })
-    await c.connect()
-    await c.query(query)
-    await c.end()
-  }
-  if (adminDatabaseUrl) {
-    await admin(`create database ${dbName}`)
-    const url = new URL(adminDatabaseUrl)
-    url.pathname = `/${dbName}`
-    databaseUrl = url.toString()
-  }
+  const fresh = adminDatabaseUrl ? await freshDatabase(adminDatabaseUrl, 'bench_scep') : undefined
+  const databaseUrl = fresh?.url
   let server: BenchKagi | undefined
   try {
     server = await startBenchKagi(dataDir, databaseUrl)
@@ -145,7 +133,7 @@ export async function benchScep(adminDatabaseUrl: string | undefined, seconds: n
     out.push(`  peer: micromdm scepserver ${version} (file depot, static challenge; replies single DES): ${peer.perSecond.toFixed(1)}/s, p50 ${peer.p50ms.toFixed(0)} ms over ${peer.requests} requests, ${peer.errors} errors${peer.firstError ? ` (${peer.firstError}; scepserver.log: ${peerLog.split('\n').find((line) => /err=(?!null)|level=error/.test(line))?.slice(0, 300) ?? '(nothing)'})` : ''}; ratio kagi/scepserver ${(kagi.perSecond / peer.perSecond).toFixed(2)}`)
   } finally {
     await server?.close()
-    if (adminDatabaseUrl) await admin(`drop database if exists ${dbName} with (force)`)
+    await fresh?.drop()
     rmSync(dataDir, { recursive: true, force: true })
     rmSync(peerDir, { recursive: true, force: true })
   }

@@ -53,7 +53,15 @@ export function readEcSpki(spki: Buffer): EcSpki | undefined {
   if (first !== 0x04 && first !== 0x02 && first !== 0x03) {
     throw new CaError('key_rejected', 'the EC point in the CSR is neither uncompressed (04) nor compressed (02/03), the forms RFC 5480 §2.2 allows')
   }
-  return { curveOid: readOid(params), point, form: first === 0x04 ? 'uncompressed' : 'compressed' }
+  let curveOid: string
+  try {
+    curveOid = readOid(params)
+  } catch (error) {
+    // A truncated or overlong curve OID (found by `npm run fuzz`): the key's fault, not kagi's.
+    if (error instanceof DerError) throw new CaError('key_rejected', 'the EC key in the CSR names its curve with a malformed OBJECT IDENTIFIER')
+    throw error
+  }
+  return { curveOid, point, form: first === 0x04 ? 'uncompressed' : 'compressed' }
 }
 
 /**

@@ -9,7 +9,7 @@ import * as x509 from '@peculiar/x509'
 import { createPublicKey, webcrypto } from 'node:crypto'
 import { join } from 'node:path'
 import t from 'tap'
-import { Authority, createHierarchy, derToPem, softwareSigner, verifyCsr, type IssuedCertificate, type PersistIssued } from '../../ca/index.js'
+import { Authority, createHierarchy, derToPem, pemToDer, softwareSigner, verifyCsr, type IssuedCertificate, type PersistIssued } from '../../ca/index.js'
 import { children, readOne } from '../../ca/der.js'
 import { run, tempDir } from '../support/openssl.js'
 
@@ -85,4 +85,15 @@ t.test('csr/point-form: a compressed point is uncompressed in the certificate, h
     t.equal(v.status, 0, `${curve}: openssl verify: ${v.stdout}${v.stderr}`)
   }
   t.throws(() => verifyCsr(ecCsr(dir.dir, { form: 'hybrid' })), { code: 'key_rejected', message: /neither uncompressed \(04\) nor compressed/ }, 'fail/hybrid-point')
+})
+
+t.test('csr/curve-oid: a curve OID that ends in the middle of an arc is key_rejected, not an internal error (found by npm run fuzz)', async (t) => {
+  const dir = tempDir(t).dir
+  const der = pemToDer(ecCsr(dir), 'CERTIFICATE REQUEST')
+  const prime256v1 = Buffer.from('06082a8648ce3d030107', 'hex')
+  const at = der.indexOf(prime256v1)
+  t.ok(at > 0, 'the named curve is in the CSR')
+  const broken = Buffer.from(der)
+  broken[at + prime256v1.length - 1] = 0x87 // the last arc's continuation bit set: the OID ends mid-arc
+  t.throws(() => verifyCsr(broken), { code: 'key_rejected', message: /malformed OBJECT IDENTIFIER/ })
 })
