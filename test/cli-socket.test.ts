@@ -20,7 +20,7 @@ const skipNobody = skipOnPostgres || (process.getuid?.() !== 0 || !setpriv ? 'ne
 async function installation(t: Test) {
   const dataDir = mkdtempSync(join(tmpdir(), 'kagi-sock-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const env: Record<string, string> = { PATH: process.env.PATH!, HOME: '/tmp', KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'cli-test-passphrase-0123456789', PORT: String(await freePort()) }
+  const env: Record<string, string> = { PATH: process.env.PATH!, HOME: '/tmp', KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'cli-test-passphrase-0123456789', PORT: String(await freePort()), KAGI_KEY_POOL_SIZE: '0' }
   if (onPostgres) env.DATABASE_URL = await freshPostgresUrl(t)
   const kagi = (args: string[], options: { cwd?: string; nobody?: boolean; env?: Record<string, string> } = {}) => {
     const [cmd, argv] = options.nobody ? ['setpriv', [...asNobody, process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]]

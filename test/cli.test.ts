@@ -128,7 +128,7 @@ t.test('ca import adopts an existing issuing CA', async (t) => {
 t.test('serve: ready, answers, runs a CLI command given meanwhile, shuts down on SIGTERM', async (t) => {
   const { env, kagi } = await installation(t)
   const port = await freePort()
-  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...env, PORT: String(port), KAGI_KEY_POOL_SIZE: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.on('data', (d) => (log += d))
   child.stderr.on('data', (d) => (log += d))

@@ -81,7 +81,8 @@ export async function testDatabase(t: Teardown): Promise<DatabaseHandle> {
 export function testConfig(t: Teardown, env: Record<string, string> = {}): Readonly<Config> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kagi-data-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  return loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'test-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://kagi.test', ...env })
+  // No RSA key pool unless a test asks for one: a test app idle for 10 s would otherwise spend both cores filling 800 keys.
+  return loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'test-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://kagi.test', KAGI_KEY_POOL_SIZE: '0', ...env })
 }
 
 /** What `build` returns. */

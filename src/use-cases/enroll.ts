@@ -59,7 +59,13 @@ export const enrollRequestSchema = z.object({
   deliver: z.discriminatedUnion('as', [
     z.strictObject({ as: z.literal('certificate') }),
     z.strictObject({ as: z.literal('pkcs12') }),
-    z.strictObject({ as: z.literal('bundle'), platform: z.enum(platforms), signed: z.boolean() }),
+    z.strictObject({
+      as: z.literal('bundle'),
+      platform: z.enum(platforms),
+      signed: z.boolean(),
+      /** MDM-delivered macOS profiles only (enrollment/bundle-types.ts ManagedMacOptions). */
+      managed: z.strictObject({ systemExtension: z.boolean(), allowAllAppsAccess: z.boolean() }).optional(),
+    }),
   ]),
   /**
    * The device's current certificate of this profile: `supersede` revokes it
@@ -99,7 +105,7 @@ export interface Enrollment {
   bundle?: Bundle
 }
 
-export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'crl' | 'metrics'>
+export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'crl' | 'metrics' | 'keyPool'>
 
 /** The device an enrollment is for, as read before anything is written. */
 interface ResolvedDevice {
@@ -193,7 +199,8 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
   let key: SubjectKey
   if ('generate' in request.key) {
     const keyType = request.key.generate
-    generated = await generateKey(keyType)
+    // RSA-2048 comes from the pool of keys generated ahead (each handed out once), ECDSA is fast enough to generate now.
+    generated = keyType === 'rsa-2048' ? await services.keyPool.take() : await generateKey(keyType)
     key = { publicKeyInfo: spkiOf(generated.publicKey), keyAlgorithm: keyType.startsWith('rsa') ? 'rsa' : 'ec', keyDescription: keyType }
   } else key = verifyCsr(request.key.csr)
   const settings = request.deliver.as === 'bundle' ? await bundleSettings(services, request.deliver.signed) : undefined
@@ -330,7 +337,7 @@ function packageCredential(
     deviceId: device?.id ?? request.email,
     deviceName: device?.name ?? request.email,
   }
-  if (request.deliver.as === 'bundle') return { bundle: buildBundle(request.deliver.platform, credential, settings!) }
+  if (request.deliver.as === 'bundle') return { bundle: buildBundle(request.deliver.platform, credential, settings!, request.deliver.managed) }
   const password = newPkcs12Password()
   return { pkcs12: { der: credentialPkcs12(credential, { organization: services.config.caName }, password, true), password } }
 }

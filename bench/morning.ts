@@ -1,0 +1,160 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { freshDatabase } from './fresh-database.js'
+import { progress } from './progress.js'
+
+/**
+ * Issue 15, "the enrollment morning": a `kagi serve` idles (its RSA key pool
+ * fills), then employees' MDM fetches macOS profiles with server-side RSA-2048
+ * keys, arriving at a fixed rate (open loop: a slow answer does not slow the
+ * arrivals). Timed: request sent → the whole signed profile downloaded. Run
+ * twice on fresh servers and databases, with the pool at its default and, as
+ * the peer from the same run, with KAGI_KEY_POOL_SIZE=0.
+ *
+ * Env: BENCH_MORNING_IDLE_S (default 120), BENCH_MORNING_COUNT (800),
+ * BENCH_MORNING_RATE (3 per second).
+ */
+export async function benchMorning(databaseUrl: string | undefined): Promise<string[]> {
+  const idleS = Number(process.env.BENCH_MORNING_IDLE_S ?? 120)
+  const count = Number(process.env.BENCH_MORNING_COUNT ?? 800)
+  const rate = Number(process.env.BENCH_MORNING_RATE ?? 3)
+  const scenario = { idleS, count, rate }
+  const pooled = await morningRun(databaseUrl, {}, scenario, 'with the key pool')
+  const unpooled = await morningRun(databaseUrl, { KAGI_KEY_POOL_SIZE: '0' }, scenario, 'KAGI_KEY_POOL_SIZE=0')
+  const line = (r: MorningResult) =>
+    `p50 ${r.p50ms.toFixed(0)} ms, p99 ${r.p99ms.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}; ` +
+    `pool ${r.poolAtBurst}/${r.poolTarget} ready when the burst began, keys taken from the pool ${r.fromPool}, generated on demand ${r.generated}; peak RSS ${r.rssMb.toFixed(0)} MB`
+  return [
+    `enrollment morning: ${count} macOS profiles (server-side RSA-2048, MDM GET) arriving at ${rate}/s after ${idleS} s idle; target p99 < 1000 ms`,
+    `  with the key pool (default size): ${line(pooled)}`,
+    `  peer, same run, KAGI_KEY_POOL_SIZE=0: ${line(unpooled)}`,
+    `  ratio p99 pool / no pool = ${(pooled.p99ms / Math.max(1, unpooled.p99ms)).toFixed(3)}`,
+  ]
+}
+
+interface MorningResult {
+  p50ms: number
+  p99ms: number
+  maxMs: number
+  errors: number
+  firstError?: string
+  poolAtBurst: number
+  poolTarget: number
+  fromPool: number
+  generated: number
+  rssMb: number
+}
+
+const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
+
+/** One server: fresh data directory (and PostgreSQL database), idle, burst, metrics, stop. */
+async function morningRun(databaseUrl: string | undefined, extraEnv: NodeJS.ProcessEnv, scenario: { idleS: number; count: number; rate: number }, label: string): Promise<MorningResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kagi-morning-'))
+  const database = databaseUrl ? await freshDatabase(databaseUrl, 'morning') : undefined
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    KAGI_DATA_DIR: dataDir,
+    KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789',
+    KAGI_LOG_LEVEL: 'warn',
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...extraEnv,
+  }
+  let child: ChildProcess | undefined
+  try {
+    progress(`morning (${label}): creating CA and MDM token`)
+    spawnSync(process.execPath, [bin, 'ca', 'init'], { env, stdio: 'ignore' })
+    const token = spawnSync(process.execPath, [bin, 'token', 'create', '--role', 'mdm', '--name', 'morning'], { env, encoding: 'utf8' }).stdout.trim().split('\n').pop()!
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    child = await startServer(env, port)
+    const origin = `http://127.0.0.1:${port}`
+    progress(`morning (${label}): idle for ${scenario.idleS} s`)
+    await sleep(scenario.idleS * 1000)
+    const before = await poolMetrics(origin)
+    progress(`morning (${label}): ${scenario.count} enrollments at ${scenario.rate}/s`)
+    const latencies: number[] = []
+    let errors = 0
+    let firstError: string | undefined
+    const started = performance.now()
+    const inFlight: Promise<void>[] = []
+    for (let i = 0; i < scenario.count; i++) {
+      const due = started + (i * 1000) / scenario.rate
+      const wait = due - performance.now()
+      if (wait > 0) await sleep(wait)
+      inFlight.push(
+        (async () => {
+          const t0 = performance.now()
+          try {
+            const res = await fetch(`${origin}/api/v1/mdm/profiles/macos?user=employee${i}@example.com&device=C02MORNING${String(i).padStart(5, '0')}`, {
+              headers: { authorization: `Bearer ${token}` },
+              signal: AbortSignal.timeout(120_000),
+            })
+            const body = await res.arrayBuffer()
+            if (res.status !== 200 || body.byteLength === 0) throw new Error(`${res.status} ${Buffer.from(body).toString().slice(0, 200)}`)
+            latencies.push(performance.now() - t0)
+          } catch (error) {
+            errors++
+            firstError ??= String(error)
+          }
+        })(),
+      )
+    }
+    await Promise.all(inFlight)
+    const after = await poolMetrics(origin)
+    const rssMb = peakRssKb(child.pid!) / 1024
+    latencies.sort((a, b) => a - b)
+    const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0
+    return {
+      p50ms: q(0.5),
+      p99ms: q(0.99),
+      maxMs: latencies[latencies.length - 1] ?? 0,
+      errors,
+      firstError,
+      poolAtBurst: before.available,
+      poolTarget: before.target,
+      fromPool: after.fromPool - before.fromPool,
+      generated: after.generated - before.generated,
+      rssMb,
+    }
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM')
+      await Promise.race([new Promise((r) => child!.once('exit', r)), sleep(15_000).then(() => child!.kill('SIGKILL'))])
+    }
+    await database?.drop()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'inherit', 'inherit'] })
+  for (let i = 0; i < 1200; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return child
+    await sleep(25)
+  }
+  child.kill('SIGKILL')
+  throw new Error('kagi serve did not become ready in 30 s')
+}
+
+/** The key pool's figures from GET /metrics (open: the bench sets no KAGI_METRICS_TOKEN). */
+async function poolMetrics(origin: string): Promise<{ available: number; target: number; fromPool: number; generated: number }> {
+  const text = await (await fetch(`${origin}/metrics`)).text()
+  const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(`${line} `))?.slice(line.length + 1) ?? 0)
+  return {
+    available: value('kagi_key_pool_available'),
+    target: value('kagi_key_pool_target'),
+    fromPool: value('kagi_key_pool_taken_total{source="pool"}'),
+    generated: value('kagi_key_pool_taken_total{source="generated"}'),
+  }
+}
+
+function peakRssKb(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
