@@ -40,9 +40,9 @@ function vpnSeen(lang: Lang, c: Certificate, now: number): Html {
   if (use.seen) {
     const today = use.at.toISOString().slice(0, 10) === new Date(now).toISOString().slice(0, 10)
     const text = today ? translate(lang, 'vpnCheckedToday', { time: formatTime(use.at) }) : translate(lang, 'vpnCheckedOn', { date: formatDate(lang, use.at), time: formatTime(use.at) })
-    return html`<br><span class="muted">${text}</span>`
+    return html`<span class="seen muted">${text}</span>`
   }
-  return use.neverUsed ? html`<br><span class="error">${translate(lang, 'vpnNeverUsed')}</span>` : html`<br><span class="muted">${translate(lang, 'vpnNotYet')}</span>`
+  return use.neverUsed ? html`<span class="seen error">${translate(lang, 'vpnNeverUsed')}</span>` : html`<span class="seen muted">${translate(lang, 'vpnNotYet')}</span>`
 }
 
 function certificateItem(lang: Lang, c: Certificate, now: number): Html {

@@ -57,6 +57,7 @@ main:has(.admin),header:has(+main .admin){max-width:72rem}.admin nav.tabs{displa
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem}.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}.inline label{margin:.25rem 0}
 .certs{list-style:none;padding:0;margin:.5rem 0}.cert{display:flex;flex-wrap:wrap;gap:.25rem .75rem;align-items:baseline;padding:.4rem 0;border-bottom:1px solid var(--line)}
 .cert-revoked,.cert-expired{color:var(--muted)}
+.cert .seen{flex-basis:100%}
 .badge{font-weight:600;font-size:.9rem;padding:0 .45rem;border-radius:1rem;border:1px solid currentColor;white-space:nowrap}.badge-active{color:var(--ok)}.badge-revoked{color:var(--bad);border-style:dashed}.badge-expired{color:var(--muted);border-style:dotted}
 .status-revoked{color:var(--bad);font-weight:600}.status-expired{color:var(--muted);font-weight:600}.status-active{color:var(--ok);font-weight:600}
 `
