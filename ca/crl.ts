@@ -1,5 +1,5 @@
 import type { CertificateInfo } from './certificate-info.js'
-import { bitString, children, explicit, int, readOid, readOne, seq, seqOf, time, tlv, Tag, uint } from './der.js'
+import { bitString, children, explicit, int, readOid, readOne, seq, time, tlv, Tag, uint } from './der.js'
 import { readTime } from './certificate-info.js'
 import { serialToHex } from './serial.js'
 import { authorityKeyIdentifier, extension, keyIdentifier } from './extensions.js'
@@ -51,14 +51,34 @@ export function encodeCrlEntry(e: CrlEntry): Buffer {
 export function buildCrl(input: CrlInput): Buffer {
   const entries: Buffer[] = input.encoded ? [...input.encoded] : []
   for (const e of input.entries) entries.push(encodeCrlEntry(e))
+  return buildCrlFromRevoked(input, Buffer.concat(entries))
+}
+
+/** A TLV header (tag and definite length) for content of `length` bytes, written apart from the content. */
+function header(tag: number, length: number): Buffer {
+  if (length < 0x80) return Buffer.from([tag, length])
+  const bytes: number[] = []
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff)
+  return Buffer.from([tag, 0x80 | bytes.length, ...bytes])
+}
+
+/**
+ * {@link buildCrl} over `revoked`: the revokedCertificates elements already
+ * encoded and concatenated, in order (a caller that keeps them between
+ * CRLs). The 5 MB of 100,000 entries are copied twice (into the TBSCertList,
+ * then into the CertificateList), not once per nesting level.
+ */
+export function buildCrlFromRevoked(input: Omit<CrlInput, 'entries' | 'encoded'>, revoked: Buffer): Buffer {
   const keyId = input.issuer.subjectKeyId ?? keyIdentifier(input.issuer.publicKeyInfo)
   const extensions = seq(authorityKeyIdentifier(keyId), extension(OID.crlNumber, false, int(input.crlNumber)))
-  const parts = [int(1), input.signer.algorithm, input.issuer.subject, time(input.thisUpdate), time(input.nextUpdate)]
+  const head = [int(1), input.signer.algorithm, input.issuer.subject, time(input.thisUpdate), time(input.nextUpdate)]
   // An empty revokedCertificates must be omitted, not encoded as an empty SEQUENCE (§5.1.2.6).
-  if (entries.length > 0) parts.push(seqOf(entries))
-  parts.push(explicit(0, extensions))
-  const tbs = seq(...parts)
-  return seq(tbs, input.signer.algorithm, bitString(input.signer.sign(tbs)))
+  if (revoked.length > 0) head.push(header(Tag.sequence, revoked.length))
+  const tail = explicit(0, extensions)
+  const contentLength = head.reduce((n, b) => n + b.length, 0) + revoked.length + tail.length
+  const tbs = Buffer.concat([header(Tag.sequence, contentLength), ...head, revoked, tail])
+  const signature = bitString(input.signer.sign(tbs))
+  return Buffer.concat([header(Tag.sequence, tbs.length + input.signer.algorithm.length + signature.length), tbs, input.signer.algorithm, signature])
 }
 
 const reasonByCode = new Map(Object.entries(reasonCode).map(([name, code]) => [code, name as RevocationReason]))

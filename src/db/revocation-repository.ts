@@ -81,6 +81,24 @@ export async function revokedForCrl(db: Kysely<Database>, issuerSerial: string, 
   return rows.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at!), reason: r.revocation_reason as RevocationReason }))
 }
 
+/**
+ * The CA's CRL entries among `serials` (those revoked, issued by the CA and
+ * not expired before `expiredCutoff`, as {@link revokedForCrl} selects):
+ * the rows behind new revocations, appended to a CRL without a full scan.
+ */
+export async function revokedAmongForCrl(db: Kysely<Database>, issuerSerial: string, serials: readonly string[], expiredCutoff: Date): Promise<CrlEntry[]> {
+  if (serials.length === 0) return []
+  const rows = await db
+    .selectFrom('certificate')
+    .select(['serial', 'revoked_at', 'revocation_reason'])
+    .where('serial', 'in', serials)
+    .where('status', '=', 'revoked')
+    .where('issuer_serial', '=', issuerSerial)
+    .where('not_after', '>', expiredCutoff)
+    .execute()
+  return rows.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revoked_at!), reason: r.revocation_reason as RevocationReason }))
+}
+
 /** The next CRL number: a database sequence, so it grows across restarts and replicas. */
 export async function nextCrlNumber(db: Kysely<Database>): Promise<number> {
   const { rows } = await sql<{ n: string }>`select nextval('crl_number_seq')::text as n`.execute(db)
@@ -92,14 +110,20 @@ export async function raiseCrlNumber(db: Kysely<Database>, atLeast: number): Pro
   await sql`select setval('crl_number_seq', greatest(${atLeast}::bigint, (select last_value from crl_number_seq)))`.execute(db)
 }
 
-/** Stores a CRL as the current one for its CA unless a newer one (higher number) is already there. */
+/**
+ * Stores a CRL as the current one for its CA unless a newer one (higher number) is already there.
+ * `derAsText` sends the DER as base64 text: PGlite copies a bytea parameter into its WASM heap
+ * about ten times slower than a text one (1.2 s against 0.17 s for a 5 MB CRL of 100,000 entries).
+ */
 export async function saveCurrentCrl(
   db: Kysely<Database>,
   crl: { caSerial: string; crlNumber: number; thisUpdate: Date; nextUpdate: Date; entries: number; der: Buffer },
+  options: { derAsText?: boolean } = {},
 ): Promise<void> {
+  const der = options.derAsText ? sql<Buffer>`decode(${crl.der.toString('base64')}, 'base64')` : crl.der
   await db
     .insertInto('crl_current')
-    .values({ ca_serial: crl.caSerial, crl_number: crl.crlNumber, this_update: crl.thisUpdate, next_update: crl.nextUpdate, entries: crl.entries, der: crl.der })
+    .values({ ca_serial: crl.caSerial, crl_number: crl.crlNumber, this_update: crl.thisUpdate, next_update: crl.nextUpdate, entries: crl.entries, der })
     .onConflict((oc) =>
       oc.column('ca_serial').doUpdateSet((eb) => ({
         crl_number: eb.ref('excluded.crl_number'),
@@ -114,6 +138,12 @@ export async function saveCurrentCrl(
 
 export async function loadCurrentCrl(db: Kysely<Database>, caSerial: string) {
   return db.selectFrom('crl_current').selectAll().where('ca_serial', '=', caSerial).executeTakeFirst()
+}
+
+/** The number of the CA's stored CRL (the highest any process signed), without its DER. */
+export async function currentCrlNumber(db: Kysely<Database>, caSerial: string): Promise<number | undefined> {
+  const row = await db.selectFrom('crl_current').select('crl_number').where('ca_serial', '=', caSerial).executeTakeFirst()
+  return row ? Number(row.crl_number) : undefined
 }
 
 /** Current status rows for a set of serials (OCSP answers several in one query). */

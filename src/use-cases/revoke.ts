@@ -19,14 +19,16 @@ type RevocationServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metri
 /**
  * After revocations are committed (here, or by an enrollment superseding a
  * certificate): the OCSP caches drop their answers and a new CRL is
- * requested. The CRL is signed in the background, so a revocation costs
- * milliseconds even with a long CRL; GET /pki/crl waits for that signature,
- * so no CRL is served without it.
+ * requested. The CRL is signed in the background (the serials' rows are
+ * appended to the entries it keeps: no scan of every revoked certificate),
+ * so a revocation costs milliseconds even with a long CRL; GET /pki/crl
+ * signs at once when a revocation is not on the CRL yet, so no CRL is
+ * served without it.
  */
 export function announceRevocations(services: Pick<KagiServices, 'crl' | 'onRevoked'>, serials: readonly string[]): void {
   if (serials.length === 0) return
   for (const serial of serials) for (const listener of services.onRevoked) listener(serial)
-  void services.crl.issuing.regenerate()
+  services.crl.issuing.revoked(serials)
 }
 
 /**
