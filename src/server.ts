@@ -1,27 +1,41 @@
-import { pino } from 'pino'
-import type { Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
 import type { CommandSocket } from './cli/socket/listen.js'
-import { openRuntime, runtimeServices } from './startup/runtime.js'
+import { createLogger } from './log.js'
+import { join } from 'node:path'
+import type { BannerFacts } from './startup/banner.js'
+import { openRuntime, runtimeServices, type Runtime } from './startup/runtime.js'
+
+/**
+ * How long shutdown waits for requests in flight (and forwarded CLI
+ * commands) before the process exits with 1 anyway: longer than any normal
+ * request, shorter than Kubernetes' default 30 s grace period before SIGKILL.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000
 
 /**
  * `kagi serve`: open the database, migrate, load or create the CA, listen
- * (on the embedded database also on the CLI's Unix socket), and close cleanly on SIGINT/SIGTERM (in-flight requests finish, the
- * embedded database is flushed and unlocked).
+ * (on the embedded database also on the CLI's Unix socket), and close cleanly
+ * on SIGINT/SIGTERM: GET /readyz answers 503 at once, the listener closes,
+ * requests in flight finish (at most {@link SHUTDOWN_GRACE_MS}), then the
+ * database (the pool, or the embedded database flushed and unlocked).
  */
 export async function serve(config: Readonly<Config>): Promise<void> {
   const started = performance.now()
   // The database opens (PGlite compiles its WebAssembly off the main thread) while the HTTP modules load.
   // A CLI command holding the embedded database (one started just before the server) is waited for.
-  const opening = openRuntime(config, 'kagi serve', { lockWaitMs: 30_000 })
+  const opening = openRuntime(config, 'kagi serve', { lockWaitMs: 30_000, prepareCa: true })
   // A refusal (a KAGI_PUBLIC_URL the CA disagrees with, an unreachable database) can come before the
   // modules have loaded: marked handled here, it is still thrown by `await opening` and reported tidily.
   opening.catch(() => {})
-  const { buildApp, redactPaths } = await import('./app.js')
-  const log = pino({ level: config.logLevel, redact: { paths: redactPaths, censor: '[redacted]' } })
+  const [{ buildApp }, { signInMode }, { startupBanner }] = await Promise.all([import('./app.js'), import('./web/routes.js'), import('./startup/banner.js')])
+  await refuseWithoutSignIn(config, opening, signInMode)
+  // On a terminal a person reads the lines; anywhere else (a pipe, a container's log) they stay JSON.
+  const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true })
   const runtime = await opening
   const services = (await runtimeServices(runtime, { log }))!
-  await services.start()
-  const app = await buildApp(services, { loggerInstance: log })
+  // start()'s PBKDF2 runs (session key, service credentials) wait on the thread pool while the routes are
+  // built on the main thread; nothing listens before both are done (the session plugin awaits the key itself).
+  const [, app] = await Promise.all([services.start(), buildApp(services, { loggerInstance: log })])
   for (const w of runtime.dataDirWarnings) app.log.warn({ path: w.path, mode: w.mode || undefined }, w.message)
   if (runtime.passphrase.warning) app.log.warn(runtime.passphrase.warning)
   for (const note of runtime.publicUrlNotes) app.log.warn(note)
@@ -31,28 +45,51 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const commandSocket = runtime.database.kind === 'pglite' ? import('./cli/socket/listen.js') : undefined
   let cli: CommandSocket | undefined
   let closing = false
+  let checkListener: { close(): Promise<void> } | undefined
   const shutdown = async (signal: string): Promise<void> => {
     if (closing) return
     closing = true
-    app.log.info({ signal }, 'shutting down')
-    const force = setTimeout(() => process.exit(1), 10_000)
+    // First of all, so that load balancers stop sending requests here.
+    services.draining = true
+    app.log.info({ signal }, 'shutting down: finishing the requests in flight')
+    // Unref'd: a clean shutdown exits with 0 as soon as nothing is left; this fires only if something hangs.
+    const force = setTimeout(() => {
+      app.log.error(`shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000} s: exiting`)
+      process.exit(1)
+    }, SHUTDOWN_GRACE_MS)
     force.unref()
     try {
-      // Commands forwarded by the CLI finish first: they use the services and the database.
-      await cli?.close()
+      // app.close() stops accepting connections, answers 503 to new requests on open ones (return503OnClosing)
+      // and waits for those in flight; commands forwarded by the CLI finish meanwhile. Both use the services.
+      await Promise.all([app.close(), cli?.close(), checkListener?.close()])
       await services.stop()
-      await app.close()
     } finally {
       await runtime.database.close()
     }
+    app.log.info('stopped')
   }
-  process.once('SIGINT', () => void shutdown('SIGINT'))
-  process.once('SIGTERM', () => void shutdown('SIGTERM'))
+  const onSignal = (signal: string) => () => {
+    shutdown(signal).catch((error) => {
+      app.log.error({ err: error }, 'shutdown failed')
+      process.exitCode = 1
+    })
+  }
+  process.once('SIGINT', onSignal('SIGINT'))
+  process.once('SIGTERM', onSignal('SIGTERM'))
   try {
     await app.listen({ port: config.port, host: config.host })
   } catch (error) {
     await runtime.database.close()
     throw error
+  }
+  if (config.check?.listen) {
+    // KAGI_CHECK_LISTEN, the "check my device" HTTPS listener; the main service does not depend on it.
+    try {
+      checkListener = await (await import('./startup/check-listener.js')).startCheckListener(services, { logger: app.log })
+      app.log.info({ url: config.check.url }, 'check my device listening')
+    } catch (error) {
+      app.log.error({ err: error, listen: config.check.listen }, 'cannot start the check listener')
+    }
   }
   if (commandSocket) {
     try {
@@ -67,4 +104,35 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     { url: services.config.publicUrl, database: runtime.database.kind, ca: services.ca.issuing.notAfter.toISOString(), readyMs: Math.round(performance.now() - started) },
     `kagi ready on ${services.config.publicUrl}`,
   )
+  if (process.stdout.isTTY) {
+    process.stdout.write(startupBanner({
+      url: services.config.publicUrl,
+      database: databaseFact(runtime),
+      ca: { created: services.ca.created === true, name: services.config.caName, rootDer: services.ca.root.der, issuingDer: services.ca.issuing.der },
+      signIn: signInMode(services.config),
+    }))
+  }
+}
+
+function databaseFact(runtime: Runtime): BannerFacts['database'] {
+  if (runtime.database.kind === 'postgres') return { kind: 'postgres', url: runtime.config.databaseUrl ?? '' }
+  // Where openDatabase (db/connect.ts) keeps it.
+  return { kind: 'pglite', path: join(runtime.config.dataDir, 'db') }
+}
+
+/**
+ * NODE_ENV=production without SAML is refused before a CA is created or a
+ * port opened; with the passphrase also missing (openRuntime refuses that),
+ * both are reported at once, in the words of every configuration error.
+ */
+async function refuseWithoutSignIn(config: Readonly<Config>, opening: Promise<Runtime>, signInMode: (config: Readonly<Config>) => unknown): Promise<void> {
+  try {
+    signInMode(config)
+  } catch (error) {
+    const openError = await opening.then((runtime) => runtime.database.close().then(() => undefined), (e: unknown) => e)
+    if (error instanceof ConfigError && openError instanceof ConfigError) {
+      throw new ConfigError(`invalid configuration:\n  ${openError.message}\n  ${error.message}`)
+    }
+    throw error
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
@@ -36,9 +36,29 @@ export interface DatabaseOptions {
   purpose?: string
   /** For PGlite: how long to wait for another process to release the data directory (default 0: fail at once). */
   lockWaitMs?: number
+  /**
+   * For PGlite: called once the data directory is locked, before PGlite opens (or first creates) its
+   * database, with whether that database exists yet (kagi serve prepares a new CA meanwhile).
+   * Not earlier: a CLI command started together with the server must find the lock taken.
+   */
+  onLocked?: (databaseExists: boolean) => void
 }
 
 const LOCK_POLL_MS = 250
+
+/**
+ * PostgreSQL's shared buffers inside the embedded database. PGlite's default
+ * (128 MB, from initdb) is resident in kagi's own process once touched; its
+ * files are read through the operating system's page cache anyway, so a
+ * smaller pool costs little and keeps the process's memory near PostgreSQL
+ * deployments' (README, "Performance").
+ */
+export const PGLITE_SHARED_BUFFERS = '16MB'
+
+/** PGlite's own start parameters plus kagi's settings (startParams replaces the defaults, so they are repeated). */
+function pgliteStartParams(defaults: readonly string[]): string[] {
+  return [...defaults, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`]
+}
 
 /** Takes the data directory's lock, retrying while another process holds it, for at most `waitMs`. */
 async function lockWaiting(lockPath: string, what: string, waitMs: number): Promise<() => void> {
@@ -61,6 +81,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 })
     // A dropped idle connection must not crash the process; the pool replaces it.
     pool.on('error', () => {})
+    // The pool listens for errors only on idle connections. One checked out between two queries
+    // (a transaction doing JS work) when PostgreSQL terminates it (restart, failover, 57P01) would
+    // emit an unhandled 'error' and crash the process: the next query on it fails instead, and the
+    // pool drops it when it is released (it is no longer queryable).
+    pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { db, kind: 'postgres', pool, close: () => db.destroy() }
   }
@@ -68,12 +93,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   let release = (): void => {}
   let pglite
   if (options.memory) {
-    pglite = new PGlite({ loadDataDir: options.snapshot })
+    pglite = new PGlite({ loadDataDir: options.snapshot, startParams: pgliteStartParams(PGlite.defaultStartParams) })
   } else {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
     release = await lockWaiting(dataDirLockPath(options.dataDir), options.purpose ?? `kagi ${process.argv.slice(2).join(' ')}`, options.lockWaitMs ?? 0)
     try {
-      pglite = new PGlite(join(options.dataDir, 'db'))
+      options.onLocked?.(existsSync(join(options.dataDir, 'db', 'PG_VERSION')))
+      pglite = new PGlite(join(options.dataDir, 'db'), { startParams: pgliteStartParams(PGlite.defaultStartParams) })
       await pglite.waitReady
     } catch (error) {
       release()

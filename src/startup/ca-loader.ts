@@ -28,6 +28,14 @@ export interface LoadedCa {
   retiredIssuing: CertificateInfo[]
   /** The public URL stored with it; null for a CA from before migration 0018 until a process adopts one (startup/public-url.ts). */
   publicUrl: string | null
+  /** True when {@link ensureCa} created it just now (the first start), for the start-up banner. */
+  created?: boolean
+}
+
+/** A decrypted issuing key and the stored text it came from (see {@link loadCa}). */
+export interface KnownIssuingKey {
+  encryptedKey: string
+  key: KeyObject
 }
 
 /** Human-readable subject of a DER certificate, e.g. "O=kagi, CN=kagi Root CA". */
@@ -35,17 +43,21 @@ export async function subjectText(der: Buffer): Promise<string> {
   return new (await x509lib()).X509Certificate(new Uint8Array(der)).subject
 }
 
-/** Loads the active CA, or returns undefined when none has been created yet. */
-export async function loadCa(db: Kysely<Database>, passphrase: string): Promise<LoadedCa | undefined> {
-  const rows = await findActiveCas(db)
-  const retired = await findRetiredIssuingCas(db)
+/**
+ * Loads the active CA, or returns undefined when none has been created yet.
+ * `known` is an issuing key this process already has with the encrypted form
+ * it was stored as (just created, or decrypted while migrations ran): used
+ * when the active issuing CA is stored exactly so, instead of a second PBKDF2 run.
+ */
+export async function loadCa(db: Kysely<Database>, passphrase: string, known?: KnownIssuingKey): Promise<LoadedCa | undefined> {
+  const [rows, retired] = await Promise.all([findActiveCas(db), findRetiredIssuingCas(db)])
   const root = rows.find((r) => r.role === 'root')
   const issuing = rows.find((r) => r.role === 'issuing')
   if (!root || !issuing) return undefined
   return {
     root: certificateInfo(Buffer.from(root.der)),
     issuing: certificateInfo(Buffer.from(issuing.der)),
-    issuingKey: await decryptPrivateKeyAsync(issuing.encrypted_key, passphrase),
+    issuingKey: known?.encryptedKey === issuing.encrypted_key ? known.key : await decryptPrivateKeyAsync(issuing.encrypted_key, passphrase),
     rootEncryptedKey: root.encrypted_key,
     keyType: issuing.key_type,
     retiredIssuing: retired.map((r) => certificateInfo(Buffer.from(r.der))),
@@ -59,6 +71,29 @@ export interface InitOptions {
   force?: boolean
   /** Who creates it, for the audit log (default `system`: the first start). */
   actor?: string
+  /** Made ahead by {@link prepareHierarchy} while the database opened (the first start); used when it matches the configuration. */
+  prepared?: Promise<PreparedHierarchy | undefined>
+}
+
+/** A new hierarchy with its keys already encrypted, ready to store. */
+export interface PreparedHierarchy {
+  for: { name: string; keyType: string; publicUrl: string }
+  issuingKey: KeyObject
+  rows: { role: 'root' | 'issuing'; serial: string; subject: string; der: Buffer; encryptedKey: string; notAfter: Date }[]
+}
+
+/**
+ * Generates the hierarchy and encrypts both keys. The two 600,000-iteration
+ * PBKDF2 runs are independent and run in parallel on the libuv thread pool,
+ * so a first start waits for one, not two.
+ */
+export async function prepareHierarchy(config: Pick<Config, 'caName' | 'caKeyType' | 'publicUrl'>, passphrase: string): Promise<PreparedHierarchy> {
+  const { root, issuing } = await createHierarchy({ name: config.caName, keyType: config.caKeyType, publicUrl: config.publicUrl })
+  const rows = await Promise.all(([['root', root], ['issuing', issuing]] as const).map(async ([role, pair]) => {
+    const [subject, encryptedKey] = await Promise.all([subjectText(pair.certificate.der), encryptPrivateKey(pair.privateKey, passphrase)])
+    return { role, serial: serialToHex(pair.certificate.serial), subject, der: pair.certificate.der, encryptedKey, notAfter: pair.certificate.notAfter }
+  }))
+  return { for: { name: config.caName, keyType: config.caKeyType, publicUrl: config.publicUrl }, issuingKey: issuing.privateKey, rows }
 }
 
 /**
@@ -66,33 +101,37 @@ export interface InitOptions {
  * advisory lock so replicas starting together create exactly one CA.
  */
 export async function initCa(db: Kysely<Database>, config: Config, passphrase: string, options: InitOptions = {}): Promise<{ created: boolean; ca: LoadedCa }> {
-  const created = await db.transaction().execute(async (trx) => {
+  const made = await db.transaction().execute(async (trx) => {
     await lockCaCreation(trx)
     const existing = await findActiveCas(trx)
-    if (existing.length > 0 && !options.force) return false
-    const { root, issuing } = await createHierarchy({ name: config.caName, keyType: config.caKeyType, publicUrl: config.publicUrl })
-    for (const [role, pair] of [['root', root], ['issuing', issuing]] as const) {
-      await replaceActiveCa(trx, {
-        role,
-        serial: serialToHex(pair.certificate.serial),
-        subject: await subjectText(pair.certificate.der),
-        der: pair.certificate.der,
-        encryptedKey: await encryptPrivateKey(pair.privateKey, passphrase),
-        keyType: config.caKeyType,
-        notAfter: pair.certificate.notAfter,
-        publicUrl: config.publicUrl,
-      }, options.actor ?? 'system')
+    if (existing.length > 0 && !options.force) return undefined
+    const ahead = await options.prepared?.catch(() => undefined)
+    const matches = ahead && ahead.for.name === config.caName && ahead.for.keyType === config.caKeyType && ahead.for.publicUrl === config.publicUrl
+    const prepared = matches ? ahead : await prepareHierarchy(config, passphrase)
+    for (const row of prepared.rows) {
+      await replaceActiveCa(trx, { ...row, keyType: config.caKeyType, publicUrl: config.publicUrl }, options.actor ?? 'system')
     }
-    return true
+    return prepared
   })
-  const ca = await loadCa(db, passphrase)
+  const created = made !== undefined
+  const ca = await loadCa(db, passphrase, made && { encryptedKey: made.rows.find((r) => r.role === 'issuing')!.encryptedKey, key: made.issuingKey })
   if (!ca) throw new CaError('ca_not_initialized', 'the CA could not be loaded after creation')
   return { created, ca }
 }
 
-/** Loads the CA, creating it on first start. */
-export async function ensureCa(db: Kysely<Database>, config: Config, passphrase: string): Promise<LoadedCa> {
-  return (await loadCa(db, passphrase)) ?? (await initCa(db, config, passphrase)).ca
+/** Loads the CA, creating it on first start; `ahead` is what openRuntime (runtime.ts) made while the database opened. */
+export async function ensureCa(
+  db: Kysely<Database>,
+  config: Config,
+  passphrase: string,
+  ahead: { prepared?: Promise<PreparedHierarchy | undefined>; known?: KnownIssuingKey } = {},
+): Promise<LoadedCa> {
+  const { prepared, known } = ahead
+  const loaded = await loadCa(db, passphrase, known)
+  if (loaded) return loaded
+  // `created` is false when a replica starting at the same time created it first.
+  const { created, ca } = await initCa(db, config, passphrase, { prepared })
+  return { ...ca, created }
 }
 
 /**

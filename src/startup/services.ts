@@ -9,14 +9,17 @@ import { CrlPublisher, issuingCrlAuthority, type Log } from '../revocation/crl-p
 import { join } from 'node:path'
 import { OcspService } from '../revocation/ocsp-service.js'
 import { OcspTraffic } from '../revocation/ocsp-traffic.js'
+import { OcspCheckRecorder } from '../revocation/ocsp-checks.js'
 import type { SessionServices } from '../auth/session.js'
 import { SessionKeyring } from '../auth/session-key.js'
 import { SessionRecords } from '../auth/session-records.js'
-import { ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, scepRaCredential, ServiceCredential } from '../use-cases/service-credentials.js'
+import { checkListenerCredential, ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, scepRaCredential, ServiceCredential } from '../use-cases/service-credentials.js'
 import { listenForRevocations } from '../revocation/revocation-events.js'
+import { SharedCrlPublisher } from '../revocation/shared-crl.js'
 import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
 import type { PoolStats } from '../db/connect.js'
 import { Metrics } from '../metrics.js'
+import { RsaKeyPool } from '../keys/rsa-key-pool.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
 export interface KagiServices {
@@ -37,17 +40,25 @@ export interface KagiServices {
   ocsp: OcspService
   /** OCSP requests per hour in this process (the admin dashboard). */
   ocspTraffic: OcspTraffic
+  /** "Last seen by the VPN": OCSP requests per certificate, written in batches (revocation/ocsp-checks.ts). */
+  ocspChecks: OcspCheckRecorder
   log: Log
   /** The Prometheus metrics of this process (GET /metrics). */
   metrics: Metrics
+  /** RSA-2048 keys generated ahead in idle time, once {@link start} ran (enroll.ts takes them); never stored. */
+  keyPool: RsaKeyPool
   /** Signs configuration profiles (issued on first use). */
   profileSigner: ServiceCredential
   /** kagi's SCEP certificate (RSA; issued on first use): requests are encrypted to it, CertReps signed with it. */
   scepRa: ServiceCredential
+  /** The TLS certificate of the check-my-device listener (KAGI_CHECK_LISTEN; issued on first use), else undefined. */
+  checkListenerTls?: ServiceCredential
   /** The session cookie's key and the server-side session records (see auth/session.ts). */
   sessions: SessionServices
   /** Called with the serial of every new revocation (OCSP cache invalidation). */
   onRevoked: ((serial: string) => void)[]
+  /** Set by server.ts when shutdown begins: GET /readyz answers 503 from then on, so load balancers stop sending requests. */
+  draining: boolean
   /** Signs due CRLs now and from time to time; call once the database is ready. */
   start(): Promise<void>
   /** Stops the timers started by {@link start}. */
@@ -89,10 +100,12 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
   }
   const now = options.clock
   const exportDir = options.exportCrls === false ? undefined : join(config.dataDir, 'crl')
-  const crlOptions = { validityMs: config.crlValidityMs, exportDir, log, now }
+  const crlOptions = { validityMs: config.crlValidityMs, exportDir, log, now, embedded: !config.databaseUrl }
+  // With PostgreSQL, replicas may share the database: serve the newest CRL any of them stored.
+  const Publisher = config.databaseUrl ? SharedCrlPublisher : CrlPublisher
   const crl = {
-    issuing: new CrlPublisher(db, issuingCrlAuthority(db, ca.issuing, issuingSigner), crlOptions),
-    root: new CrlPublisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
+    issuing: new Publisher(db, issuingCrlAuthority(db, ca.issuing, issuingSigner), crlOptions),
+    root: new Publisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], entriesAmong: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
   }
   const credentialDeps = { authority, chain: [ca.issuing.der, ca.root.der], passphrase: options.passphrase ?? '', log, now }
   // The issuing CA's own status is answered by a responder the root delegates (RFC 6960 §4.2.2.2), when kagi holds the root key.
@@ -112,10 +125,14 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     keyring: new SessionKeyring(db, { secret: config.sessionSecret, passphrase: options.passphrase, log }),
     records: new SessionRecords(db, { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs }),
   }
+  const ocspChecks = new OcspCheckRecorder(db, { log, now, enabled: config.ocspLastSeen })
   const auditHeads = createAuditHeadSigner({ db, authority, config, log, now }, options.passphrase)
+  const keyPool = new RsaKeyPool({ size: config.keyPoolSize, onError: (error) => log.error({ err: error }, 'generating a key for the RSA key pool failed') })
   let timer: NodeJS.Timeout | undefined
   let keyTimer: NodeJS.Timeout | undefined
   let stopListening: (() => Promise<void>) | undefined
+  /** Serials this process revoked and announced itself (their CRL is already being signed here). */
+  const announcedHere = new Set<string>()
   return {
     config,
     db,
@@ -127,17 +144,49 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     chainDer: [ca.issuing.der, ca.root.der],
     crl,
     log,
-    metrics: new Metrics({ crl, pool: options.pool, now }),
+    metrics: new Metrics({ crl, pool: options.pool, keyPool, now }),
+    keyPool,
     ocsp,
     ocspTraffic: new OcspTraffic(),
+    ocspChecks,
     sessions,
     profileSigner: new ServiceCredential(db, profileSignerCredential, credentialDeps),
     scepRa: new ServiceCredential(db, scepRaCredential, credentialDeps),
-    onRevoked: [(serial) => ocsp.invalidate(serial)],
+    checkListenerTls: config.check?.listen && config.check.hostname ? new ServiceCredential(db, checkListenerCredential(config.check.hostname), credentialDeps) : undefined,
+    onRevoked: [
+      (serial) => ocsp.invalidate(serial),
+      (serial) => {
+        if (!config.databaseUrl) return
+        // Only a notification that raced ahead of the local announcement leaves an entry behind.
+        if (announcedHere.size >= 10_000) announcedHere.clear()
+        announcedHere.add(serial)
+      },
+    ],
+    draining: false,
     async start() {
       await Promise.all([crl.issuing.init().then(() => crl.root.init()), ocsp.ensureResponder(), sessions.keyring.ready(), auditHeads.start()])
+      ocspChecks.start()
+      // Fills only after its start delay (10 s), in idle time: `kagi revoke` and `kagi crl`, which start services too, have stopped by then.
+      keyPool.start()
       if (config.databaseUrl) {
-        stopListening = listenForRevocations(config.databaseUrl, { onSerial: (serial) => ocsp.invalidate(serial), onGap: () => ocsp.invalidateAll() }, log)
+        // Until LISTEN is in place, and whenever it is lost, another replica's revocation could go
+        // unheard: OCSP then reads every status from the database (README, "Revocation, CRL and OCSP").
+        ocsp.bypassCaches(true)
+        let listenedBefore = false
+        stopListening = listenForRevocations(config.databaseUrl, {
+          onSerial: (serial) => {
+            ocsp.invalidate(serial)
+            // Another process revoked it: put it on this replica's CRL too, not waiting for that process's CRL.
+            if (!announcedHere.delete(serial)) crl.issuing.revoked([serial])
+          },
+          onListening: () => {
+            ocsp.bypassCaches(false)
+            // Revocations made while LISTEN was down were not heard: read the list again and sign a CRL that has them.
+            if (listenedBefore) void crl.issuing.rebuild()
+            listenedBefore = true
+          },
+          onLost: () => ocsp.bypassCaches(true),
+        }, log)
       }
       // Re-sign before nextUpdate even when nothing changed (RFC 5280 §5.1.2.5): check often, sign at half validity.
       const every = Math.min(config.crlValidityMs / 8, 10 * 60_000)
@@ -154,7 +203,12 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
       if (timer) clearInterval(timer)
       if (keyTimer) clearInterval(keyTimer)
       await stopListening?.()
+      // The embedded database stores a CRL shortly after serving it: the last one is stored before it closes.
+      await Promise.all([crl.issuing.flush(), crl.root.flush()])
       await auditHeads.stop()
+      // The last tallies are written while the database is still open (server.ts closes it after).
+      await ocspChecks.stop()
+      await keyPool.stop()
     },
   }
 }
