@@ -148,16 +148,27 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
     sh('openssl', ['x509', '-inform', 'DER', '-in', 'issuing.der', '-out', 'issuing.pem'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-no_nonce', '-reqout', 'cached.der'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-nonce', '-reqout', 'fresh.der'], dataDir)
-    const cached = await ocspClient(url, join(dataDir, 'cached.der'), seconds)
-    const fresh = await ocspClient(url, join(dataDir, 'fresh.der'), seconds)
-    // "Last seen by the VPN" counts every request above; the same run without it (KAGI_OCSP_LAST_SEEN=false).
-    services.ocspChecks.enabled = false
-    const freshUncounted = await ocspClient(url, join(dataDir, 'fresh.der'), seconds)
-    const cachedUncounted = await ocspClient(url, join(dataDir, 'cached.der'), seconds)
+    // "Last seen by the VPN" counts every request; the same load without it (KAGI_OCSP_LAST_SEEN=false), in
+    // alternating rounds so that warm-up and the CRL work left from the phase above fall on both alike; best of two.
+    const best = (a: LoadResult, b: LoadResult): LoadResult => (a.perSecond >= b.perSecond ? a : b)
+    const measured: Record<'counted' | 'uncounted', { cached?: LoadResult; fresh?: LoadResult }> = { counted: {}, uncounted: {} }
+    for (let round = 0; round < 2; round++) {
+      for (const mode of ['counted', 'uncounted'] as const) {
+        services.ocspChecks.enabled = mode === 'counted'
+        const c = await ocspClient(url, join(dataDir, 'cached.der'), seconds)
+        const f = await ocspClient(url, join(dataDir, 'fresh.der'), seconds)
+        const before = measured[mode]
+        measured[mode] = { cached: before.cached ? best(before.cached, c) : c, fresh: before.fresh ? best(before.fresh, f) : f }
+      }
+    }
     services.ocspChecks.enabled = true
+    const cached = measured.counted.cached!
+    const fresh = measured.counted.fresh!
+    const cachedUncounted = measured.uncounted.cached!
+    const freshUncounted = measured.uncounted.fresh!
     opensslPki(peerDir, 0)
     const peer = await opensslOcspPeer(peerDir, seconds)
-    out.push(`OCSP responses/s (16 in flight): kagi cached ${cached.perSecond.toFixed(0)}, kagi fresh with nonce ${fresh.perSecond.toFixed(0)}; errors ${cached.errors + fresh.errors}`)
+    out.push(`OCSP responses/s (16 in flight, best of two rounds): kagi cached ${cached.perSecond.toFixed(0)}, kagi fresh with nonce ${fresh.perSecond.toFixed(0)}; errors ${cached.errors + fresh.errors}`)
     out.push(`  without "last seen" counting: cached ${cachedUncounted.perSecond.toFixed(0)}, fresh ${freshUncounted.perSecond.toFixed(0)} (with/without: ${(cached.perSecond / cachedUncounted.perSecond).toFixed(2)} and ${(fresh.perSecond / freshUncounted.perSecond).toFixed(2)})`)
     out.push(`  peer: openssl ocsp responder (fresh, nonce): ${peer.fresh.perSecond.toFixed(0)}/s; ratio kagi fresh/openssl ${(fresh.perSecond / peer.fresh.perSecond).toFixed(2)}, cached/openssl ${(cached.perSecond / peer.fresh.perSecond).toFixed(2)}${peer.fresh.errors ? `; peer errors ${peer.fresh.errors} (${peer.fresh.firstError})` : ''}`)
   } finally {
