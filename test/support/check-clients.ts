@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { run, type RunResult } from './openssl.js'
+import { run, runAsync, type RunResult } from './openssl.js'
 
 /** A certificate the test holds the key of: the PEM files curl and openssl read. */
 export interface HeldCertificate {
@@ -13,18 +12,7 @@ export interface HeldCertificate {
 }
 
 /** Runs a tool without blocking the event loop (the server under test is in this process), with stdin. */
-export function runWithInput(command: string, args: readonly string[], input = ''): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', (error) => resolve({ status: null, stdout, stderr: stderr + String(error) }))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-    child.stdin.end(input)
-  })
-}
+export const runWithInput = (command: string, args: readonly string[], input = ''): Promise<RunResult> => runAsync(command, args, input)
 
 /** Issues a kagi certificate through the API for a key made by openssl (the test keeps the key). */
 export async function issueThroughApi(

@@ -40,15 +40,16 @@ export function opensslCsr(dir: string, key: string, subject = '/CN=ignored.exam
   return r.stdout
 }
 
-/** Like {@link run}, without blocking the event loop: needed when the tool talks to a server in this process. */
-export function runAsync(command: string, args: readonly string[]): Promise<RunResult> {
+/** Like {@link run}, without blocking the event loop: needed when the tool talks to a server in this process. `input` goes to its stdin. */
+export function runAsync(command: string, args: readonly string[], input?: string): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: 30_000 })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stderr += d))
     child.on('error', (error) => resolve({ status: null, stdout, stderr: stderr + String(error) }))
     child.on('close', (status) => resolve({ status, stdout, stderr }))
+    child.stdin?.end(input)
   })
 }
