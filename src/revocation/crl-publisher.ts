@@ -52,7 +52,11 @@ export interface Log {
 
 /** How long expired certificates stay on the CRL after notAfter. */
 export const EXPIRED_GRACE_MS = 7 * 86_400_000
-/** How often another process's newer CRL is looked for in the database. */
+/**
+ * On the embedded database, how often a newer stored CRL is looked for (no
+ * other process writes one; a forwarded CLI command runs in this one). With
+ * PostgreSQL every request looks (see {@link CrlPublisher.get}).
+ */
 const DB_REFRESH_MS = 5_000
 /**
  * A revocation is signed onto the CRL in the background once revocations
@@ -210,18 +214,32 @@ export class CrlPublisher {
     return this.regenerate()
   }
 
-  /** The CRL to serve: waits for a pending regeneration, then picks up newer CRLs other processes stored. */
+  /**
+   * The CRL to serve: waits for a pending regeneration, then picks up a newer
+   * CRL another process stored. With PostgreSQL, replicas sign CRLs numbered
+   * from one database sequence and every request serves the higher of this
+   * process's and the stored one, so a client whose requests alternate
+   * between replicas never sees the cRLNumber go down (RFC 5280 §5.2.3) and
+   * another replica's revocation is listed as soon as its CRL is stored.
+   * With the database unreachable, the CRL held is served (it stays valid
+   * until its nextUpdate).
+   */
   async get(): Promise<PublishedCrl | undefined> {
     // A revocation announced but not yet signed is signed now: no CRL is served without it.
     if (this.pending.size > 0) await this.regenerate()
     await this.chain
-    if (Date.now() - this.checkedAt > DB_REFRESH_MS) {
+    if (!this.options.embedded || Date.now() - this.checkedAt > DB_REFRESH_MS) {
       this.checkedAt = Date.now()
-      // The number first: the 5 MB of a long CRL are read only when another process stored a newer one.
-      const number = await currentCrlNumber(this.db, this.caSerial)
-      if (number !== undefined && (!this.current || number > this.current.crlNumber)) {
-        const row = await loadCurrentCrl(this.db, this.caSerial)
-        if (row && (!this.current || Number(row.crl_number) > this.current.crlNumber)) this.current = publishedFromRow(row)
+      try {
+        // The number first (one column): the 5 MB of a long CRL are read only when another process stored a newer one.
+        const number = await currentCrlNumber(this.db, this.caSerial)
+        if (number !== undefined && (!this.current || number > this.current.crlNumber)) {
+          const row = await loadCurrentCrl(this.db, this.caSerial)
+          if (row && (!this.current || Number(row.crl_number) > this.current.crlNumber)) this.current = publishedFromRow(row)
+        }
+      } catch (error) {
+        if (!this.current) throw error
+        this.options.log.warn({ err: error, ca: this.caSerial }, 'cannot look for a newer CRL in the database; serving the one held')
       }
     }
     return this.current

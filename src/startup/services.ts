@@ -15,7 +15,6 @@ import { SessionKeyring } from '../auth/session-key.js'
 import { SessionRecords } from '../auth/session-records.js'
 import { checkListenerCredential, ocspResponderCredential, profileSignerCredential, rootCredentialIssuer, rootOcspResponderCredential, scepRaCredential, ServiceCredential } from '../use-cases/service-credentials.js'
 import { listenForRevocations } from '../revocation/revocation-events.js'
-import { SharedCrlPublisher } from '../revocation/shared-crl.js'
 import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
 import type { PoolStats } from '../db/connect.js'
 import { Metrics } from '../metrics.js'
@@ -101,11 +100,9 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
   const now = options.clock
   const exportDir = options.exportCrls === false ? undefined : join(config.dataDir, 'crl')
   const crlOptions = { validityMs: config.crlValidityMs, exportDir, log, now, embedded: !config.databaseUrl }
-  // With PostgreSQL, replicas may share the database: serve the newest CRL any of them stored.
-  const Publisher = config.databaseUrl ? SharedCrlPublisher : CrlPublisher
   const crl = {
-    issuing: new Publisher(db, issuingCrlAuthority(db, ca.issuing, issuingSigner), crlOptions),
-    root: new Publisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], entriesAmong: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
+    issuing: new CrlPublisher(db, issuingCrlAuthority(db, ca.issuing, issuingSigner), crlOptions),
+    root: new CrlPublisher(db, { certificate: ca.root, signer: rootSignerOnDemand, entries: async () => [], entriesAmong: async () => [], summary: async () => ({ count: 0 }) }, crlOptions),
   }
   const credentialDeps = { authority, chain: [ca.issuing.der, ca.root.der], passphrase: options.passphrase ?? '', log, now }
   // The issuing CA's own status is answered by a responder the root delegates (RFC 6960 §4.2.2.2), when kagi holds the root key.
