@@ -1,5 +1,4 @@
 /** Shared set-up for the PAN-OS tests: a CA from ca/ (no database), a configuration, a recording printer. */
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHierarchy, derToPem } from '../../ca/index.js'
@@ -7,6 +6,7 @@ import { panosTimingDefaults, type PanosConfig } from '../../src/panos/config.js
 import type { PushSource } from '../../src/panos/desired-state.js'
 import { PanosError } from '../../src/panos/errors.js'
 import { pushToPanos, type PushReport } from '../../src/panos/push.js'
+import { runKagiAsync } from '../support/kagi-process.js'
 import { run } from '../support/openssl.js'
 import type { FakePanos } from './fake-panos.js'
 
@@ -75,16 +75,5 @@ export function selfSignedTls(dir: string): { key: string; cert: string } {
   return { key: readFileSync(`${dir}/tls.key`, 'utf8'), cert: readFileSync(`${dir}/tls.crt`, 'utf8') }
 }
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'kagi.js')
-
 /** Runs the real CLI without blocking the event loop (the double answers from this process). */
-export function runKagi(args: string[], env: Record<string, string>) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
+export const runKagi = (args: string[], env: Record<string, string>) => runKagiAsync(env, args, { timeoutMs: 60_000 })
