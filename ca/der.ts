@@ -28,16 +28,44 @@ export const Tag = {
 } as const
 
 function lengthBytes(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length])
-  const bytes: number[] = []
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff)
-  return Buffer.from([0x80 | bytes.length, ...bytes])
+  const out = Buffer.allocUnsafe(lengthOctets(length))
+  writeLength(out, 0, length)
+  return out
 }
 
-/** Encodes one TLV: tag byte, definite length, content. */
+/** Octets of a definite length (X.690 §8.1.3): short form below 128, else 0x8n and n big-endian octets. */
+function lengthOctets(length: number): number {
+  return length < 0x80 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1000000 ? 4 : 5
+}
+
+function writeLength(out: Buffer, offset: number, length: number): void {
+  const octets = lengthOctets(length)
+  if (octets === 1) {
+    out[offset] = length
+    return
+  }
+  out[offset] = 0x80 | (octets - 1)
+  for (let i = octets - 1, n = length; i > 0; i--, n = Math.floor(n / 256)) out[offset + i] = n & 0xff
+}
+
+/**
+ * Encodes one TLV: tag byte, definite length, content. One allocation and one
+ * copy of the content: OCSP answers and certificates are some 25 nested TLVs,
+ * so the writer's allocations were a fifth of a fresh OCSP answer's time.
+ */
 export function tlv(tag: number, ...content: Uint8Array[]): Buffer {
-  const body = content.length === 1 ? Buffer.from(content[0]!) : Buffer.concat(content)
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(body.length), body])
+  let length = 0
+  for (const part of content) length += part.length
+  const header = 1 + lengthOctets(length)
+  const out = Buffer.allocUnsafe(header + length)
+  out[0] = tag
+  writeLength(out, 1, length)
+  let offset = header
+  for (const part of content) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
 }
 
 export const seq = (...items: Uint8Array[]): Buffer => tlv(Tag.sequence, ...items)
@@ -120,9 +148,19 @@ export function time(date: Date): Buffer {
 
 /** GeneralizedTime always (OCSP and some CRL fields require it). */
 export function generalizedTime(date: Date): Buffer {
+  // OCSP answers carry the same few seconds over and over (producedAt, thisUpdate, nextUpdate): encode each once.
+  const second = Math.floor(date.getTime() / 1000)
+  const known = recentTimes.get(second)
+  if (known) return known
   const text = `${pad(date.getUTCFullYear(), 4)}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}Z`
-  return tlv(Tag.generalizedTime, Buffer.from(text, 'ascii'))
+  const encoded = tlv(Tag.generalizedTime, Buffer.from(text, 'ascii'))
+  if (recentTimes.size >= 16) recentTimes.clear()
+  recentTimes.set(second, encoded)
+  return encoded
 }
+
+/** Encoded GeneralizedTimes by second (see generalizedTime); shared, so never written to. */
+const recentTimes = new Map<number, Buffer>()
 
 /** A parsed TLV: its tag, content bytes, and the whole encoding. */
 export interface Node {

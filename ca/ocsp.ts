@@ -299,11 +299,32 @@ export function buildOcspResponse(input: {
   nonce?: Buffer
 }): Buffer {
   if (input.answers.length === 0) throw new RangeError('an OCSP response needs at least one answer')
-  const keyHash = createHash('sha1').update(publicKeyBits(input.signer.publicKeyInfo)).digest()
-  const parts = [explicit(2, octets(keyHash)), generalizedTime(input.producedAt), seq(...input.answers.map(singleResponse))]
+  const signer = input.signer
+  const parts = [responderIdOf(signer), generalizedTime(input.producedAt), seq(...input.answers.map(singleResponse))]
   if (input.nonce) parts.push(explicit(1, seq(extension(OID.ocspNonce, false, input.nonce))))
   const tbs = seq(...parts)
-  const signer = input.signer
-  const basic = seq(tbs, signer.algorithm, bitString(signer.sign(tbs)), explicit(0, seq(input.responderCertificate)))
+  const basic = seq(tbs, signer.algorithm, bitString(signer.sign(tbs)), certsOf(input.responderCertificate))
   return ocspResponse(0, seq(oid(OID.ocspBasic), octets(basic)))
+}
+
+/*
+ * The parts of every answer that depend only on the responder, encoded once
+ * per responder key and certificate (a fresh answer is signed per request,
+ * so everything around the signature should cost as little as possible).
+ */
+const responderIds = new WeakMap<Signer, Buffer>()
+const certsFields = new WeakMap<Buffer, Buffer>()
+
+/** ResponderID byKey: [2] EXPLICIT OCTET STRING of the SHA-1 of the responder's subjectPublicKey bits (RFC 6960 §4.2.1). */
+function responderIdOf(signer: Signer): Buffer {
+  let id = responderIds.get(signer)
+  if (!id) responderIds.set(signer, (id = explicit(2, octets(createHash('sha1').update(publicKeyBits(signer.publicKeyInfo)).digest()))))
+  return id
+}
+
+/** certs [0] EXPLICIT SEQUENCE OF Certificate, holding the delegated responder's certificate (§4.2.2.2). */
+function certsOf(responderCertificate: Buffer): Buffer {
+  let certs = certsFields.get(responderCertificate)
+  if (!certs) certsFields.set(responderCertificate, (certs = explicit(0, seq(responderCertificate))))
+  return certs
 }

@@ -9,6 +9,7 @@ import { metricsRoutes, timeRequests } from './routes/metrics.js'
 import { logRequests, RequestLines } from './log-requests.js'
 import { pkiRoutes } from './routes/pki.js'
 import { ocspRoutes } from './routes/ocsp.js'
+import { serverWithOcspLane } from './routes/ocsp-fast-lane.js'
 import { scepRoutes } from './routes/scep.js'
 import { scepChallengeRoutes } from './routes/api-v1-scep.js'
 import { certsrvRoutes } from './routes/certsrv.js'
@@ -47,7 +48,7 @@ export interface AppOptions {
 export async function buildApp(services: KagiServices, options: AppOptions = {}): Promise<FastifyInstance> {
   // Checked before anything is built: production without SAML must not start.
   signInMode(services.config)
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
     routerOptions: { querystringParser: parseQueryString },
@@ -56,6 +57,8 @@ export async function buildApp(services: KagiServices, options: AppOptions = {})
     return503OnClosing: true,
     // One line per request from logRequests (log-requests.ts), not Fastify's two at info.
     logController: new RequestLines(),
+    // POST /ocsp is answered before Fastify routes it (routes/ocsp-fast-lane.ts); `app` is read only per request.
+    serverFactory: serverWithOcspLane(services, (): FastifyBaseLogger => app.log),
   })
 
   // The API speaks JSON only; any other body type gets 415 rather than a confusing validation error.
