@@ -33,8 +33,8 @@ function publishedFromRow(row: NonNullable<Awaited<ReturnType<typeof loadCurrent
 /** One CA whose CRL kagi publishes. */
 export interface CrlAuthority {
   certificate: CertificateInfo
-  /** The signer, created only when a CRL must be signed (the root key is decrypted on demand). */
-  signer: () => Signer | undefined
+  /** The signer, created only when a CRL must be signed (the root key is decrypted on demand, on the thread pool). */
+  signer: () => Signer | undefined | Promise<Signer | undefined>
   /** Entries from kagi's records (none for the root: kagi does not revoke issuing CAs yet). */
   entries: (expiredCutoff: Date) => Promise<CrlEntry[]>
   /** The entries among these serials (the rows of new revocations), selected as {@link entries} selects. */
@@ -269,7 +269,7 @@ export class CrlPublisher {
   }
 
   private async sign(): Promise<void> {
-    const signer = this.authority.signer()
+    const signer = await this.authority.signer()
     if (!signer) return
     const thisUpdate = this.now()
     const nextUpdate = new Date(thisUpdate.getTime() + this.options.validityMs)

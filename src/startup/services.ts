@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { Authority, decryptPrivateKey, derToPem, serialToHex, softwareSigner, type Clock, type Signer } from '../../ca/index.js'
+import { Authority, decryptPrivateKeyAsync, derToPem, serialToHex, softwareSigner, type Clock, type Signer } from '../../ca/index.js'
 import type { LoadedCa } from './ca-loader.js'
 import type { Config } from '../config.js'
 import { createEnrollmentStore, type EnrollmentStore } from '../db/enrollment-store.js'
@@ -92,10 +92,19 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     caName: config.caName,
     clock: options.clock,
   })
-  let rootSigner: Signer | undefined
-  const rootSignerOnDemand = (): Signer | undefined => {
-    if (!rootSigner && ca.rootEncryptedKey && options.passphrase) rootSigner = softwareSigner(decryptPrivateKey(ca.rootEncryptedKey, options.passphrase))
-    return rootSigner
+  let rootSigner: Promise<Signer | undefined> | undefined
+  // Decrypted once, when first needed (the root CRL's first signature, the root OCSP responder's certificate), and
+  // on the thread pool: a synchronous PBKDF2 of 600,000 iterations stalled every request behind it for ~0.25 s.
+  const rootSignerOnDemand = (): Promise<Signer | undefined> => {
+    const { rootEncryptedKey } = ca
+    if (!rootEncryptedKey || !options.passphrase) return Promise.resolve(undefined)
+    if (rootSigner) return rootSigner
+    const decrypting = decryptPrivateKeyAsync(rootEncryptedKey, options.passphrase).then(softwareSigner, (error: unknown) => {
+      rootSigner = undefined // tried again next time
+      throw error
+    })
+    rootSigner = decrypting
+    return decrypting
   }
   const now = options.clock
   const exportDir = options.exportCrls === false ? undefined : join(config.dataDir, 'crl')

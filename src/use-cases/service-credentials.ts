@@ -139,7 +139,7 @@ export interface Credential {
 /** The CA that signs a service credential: the issuing CA's Authority, or {@link rootCredentialIssuer}. */
 export interface CredentialIssuer {
   readonly issuing: Pick<IssuingCa, 'certificate'>
-  sign: Authority['sign']
+  sign(...args: Parameters<Authority['sign']>): ReturnType<Authority['sign']> | Promise<ReturnType<Authority['sign']>>
 }
 
 /**
@@ -150,13 +150,13 @@ export interface CredentialIssuer {
  * Only for profiles without revocation pointers (ocsp-signer): Authority's CRL
  * and AIA pointers name the issuing CA's URLs.
  */
-export function rootCredentialIssuer(root: CertificateInfo, signer: () => Signer | undefined, options: Omit<AuthorityOptions, 'issuing'>): CredentialIssuer {
+export function rootCredentialIssuer(root: CertificateInfo, signer: () => Promise<Signer | undefined>, options: Omit<AuthorityOptions, 'issuing'>): CredentialIssuer {
   let authority: Authority | undefined
   return {
     issuing: { certificate: root },
-    sign(profile, request) {
+    async sign(profile, request) {
       if (!authority) {
-        const rootSigner = signer()
+        const rootSigner = await signer()
         if (!rootSigner) throw new CaError('ca_not_initialized', 'the root key is not available to sign a service credential')
         authority = new Authority({ ...options, issuing: { certificate: root, signer: rootSigner } })
       }
@@ -215,7 +215,7 @@ export class ServiceCredential {
       return { certificate: Buffer.from(row.der), privateKey, chain, notAfter: new Date(row.not_after) }
     }
     const keys = await generateKey(keyType)
-    const issued = this.deps.authority.sign(profile, {
+    const issued = await this.deps.authority.sign(profile, {
       facts: this.kind.facts ?? {},
       key: { publicKeyInfo: spkiOf(keys.publicKey), keyAlgorithm: keys.privateKey.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', keyDescription: keyType },
     })
