@@ -13,6 +13,7 @@ import { openDatabase, type DatabaseHandle } from '../src/db/connect.js'
 import { migrateToLatest, migrationsDir } from '../src/db/migrator.js'
 import { createToken } from '../src/db/token-repository.js'
 import { createServices, type KagiServices } from '../src/startup/services.js'
+import type { Logger } from 'pino'
 
 interface Teardown {
   teardown: (fn: () => unknown) => void
@@ -97,14 +98,14 @@ export interface TestApp {
 }
 
 /** Boots kagi on a fresh database with a new CA, for `app.inject()` tests. */
-export async function build(t: Teardown, options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApp> {
+export async function build(t: Teardown, options: { env?: Record<string, string>; clock?: Clock; log?: Logger } = {}): Promise<TestApp> {
   const config = testConfig(t, options.env)
   const database = await testDatabase(t)
   const { ca } = await initCa(database.db, config, config.caPassphrase!)
-  const services = createServices(config, database.db, ca, { clock: options.clock, passphrase: config.caPassphrase, pool: database.pool })
+  const services = createServices(config, database.db, ca, { clock: options.clock, passphrase: config.caPassphrase, pool: database.pool, log: options.log })
   await services.start()
   t.teardown(() => services.stop())
-  const app = await buildApp(services)
+  const app = await buildApp(services, options.log ? { loggerInstance: options.log } : {})
   t.teardown(() => app.close())
   const adminToken = (await createToken(database.db, 'admin', 'test-admin')).token
   const mdmToken = (await createToken(database.db, 'mdm', 'test-mdm')).token

@@ -2,13 +2,9 @@ import 'reflect-metadata'
 import net from 'node:net'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
 import { createLogger } from '../../src/log.js'
-import { initCa } from '../../src/startup/ca-loader.js'
-import { createServices } from '../../src/startup/services.js'
-import { testConfig, testDatabase } from '../helper.js'
+import { build } from '../helper.js'
 import { opensslCsr, run, tempDir } from '../support/openssl.js'
-import { createToken } from '../../src/db/token-repository.js'
 
 /**
  * POST /ocsp is answered by routes/ocsp-fast-lane.ts on a listening server
@@ -19,22 +15,14 @@ import { createToken } from '../../src/db/token-repository.js'
 t.test('the OCSP fast lane', async (t) => {
   const lines: Record<string, unknown>[] = []
   const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } })
-  const config = testConfig(t)
-  const database = await testDatabase(t)
-  const { ca } = await initCa(database.db, config, config.caPassphrase!)
-  const services = createServices(config, database.db, ca, { passphrase: config.caPassphrase, log, pool: database.pool, exportCrls: false })
-  await services.start()
-  t.teardown(() => services.stop())
-  const app = await buildApp(services, { loggerInstance: log })
-  t.teardown(() => app.close())
+  const { app, services, as } = await build(t, { log })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
   const origin = `http://127.0.0.1:${port}`
-  const admin = { authorization: `Bearer ${(await createToken(database.db, 'admin', 'test-admin')).token}` }
 
   const dir = tempDir(t)
   const csr = opensslCsr(dir.dir, 'ec:P-256')
-  const issued = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: admin, payload: { profile: 'user', user: 'lane@example.com', csr } })
+  const issued = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload: { profile: 'user', user: 'lane@example.com', csr } })
   t.equal(issued.statusCode, 201)
   const leaf = dir.file('leaf.pem', issued.json().certificate)
   const [issuingPem, rootPem] = services.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!
