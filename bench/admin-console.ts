@@ -8,6 +8,9 @@ import { openDatabase } from '../src/db/connect.js'
 import { dashboardStats } from '../src/db/dashboard-stats.js'
 import type { Database } from '../src/db/database.js'
 import { migrateToLatest } from '../src/db/migrator.js'
+import { memoryDatabase } from './memory-database.js'
+import { plan } from './plan.js'
+import { record } from './results.js'
 
 /**
  * The admin console at issue 12's size: 10,000 users, 20,000 devices and
@@ -26,11 +29,13 @@ import { migrateToLatest } from '../src/db/migrator.js'
  * 1.5 s for 10k rows, 6.1 s for 20k). The trigger's own cost (~0.2 ms a
  * row) still makes the audit log most of the seeding time.
  *
+ * The quick run (bench/plan.ts) seeds a tenth of it.
+ *
  * Standalone: `DATABASE_URL=postgres://… BENCH_SECONDS=2 npx tsx bench/admin-console.ts`.
  */
 
-const USERS = 10_000
-const DEVICES = 20_000
+const USERS = 10_000 * plan.admin.scale
+const DEVICES = 20_000 * plan.admin.scale
 const CERTS_PER_DEVICE = 5
 const AUDIT_CHUNK = 2_000
 /** Timed runs per query (after warm-up), capped by BENCH_SECONDS of wall time per query (at least 5 runs). */
@@ -64,7 +69,7 @@ const ms = (v: number): string => (v < 10 ? v.toFixed(1) : v.toFixed(0))
 /** A fresh database: on `serverUrl`'s PostgreSQL server (dropped by `drop`), else in-memory PGlite. */
 async function benchDatabase(serverUrl: string | undefined): Promise<{ db: Kysely<Database>; kind: string; close: () => Promise<void> }> {
   if (!serverUrl) {
-    const handle = await openDatabase({ dataDir: '', memory: true })
+    const handle = await memoryDatabase()
     return { db: handle.db, kind: 'PGlite, in memory; informative only', close: () => handle.close() }
   }
   const fresh = await freshDatabase(serverUrl, 'bench_admin')
@@ -152,7 +157,7 @@ export async function seed(db: Kysely<Database>, progress: Line): Promise<string
              now() - (n % 60) * interval '1 day' + interval '8 hours', 'expired'
       from (select email, row_number() over (order by email) as n from app_user) u`.execute(db),
   )
-  await step('a 60k-entry CRL', () =>
+  await step(`a ${(DEVICES * 3) / 1000}k-entry CRL`, () =>
     sql`
       insert into crl_current (ca_serial, crl_number, this_update, next_update, entries, der)
       select '4f1c2a9e0b7d3c5a6e8f1b2d4c6a8e0f', 42, now(), now() + interval '1 day', count(*), decode(string_agg(serial, ''), 'hex')
@@ -198,7 +203,7 @@ export async function seed(db: Kysely<Database>, progress: Line): Promise<string
  * Seeds a fresh database and times the admin console's queries; prints one line per query via `say`.
  * `serverUrl`: a PostgreSQL server (DATABASE_URL) or undefined for PGlite.
  */
-export async function benchAdminConsole(serverUrl: string | undefined, say: Line, progress: Line, seconds = Number(process.env.BENCH_SECONDS ?? 8)): Promise<void> {
+export async function benchAdminConsole(serverUrl: string | undefined, say: Line, progress: Line, seconds = plan.admin.secondsPerQuery): Promise<void> {
   const { db, kind, close } = await benchDatabase(serverUrl)
   try {
     progress('admin console: migrating')
@@ -214,36 +219,44 @@ export async function benchAdminConsole(serverUrl: string | undefined, say: Line
     const sample = (await sql<{ email: string; device_id: string; name: string; serial: string }>`
       select u.email, d.id as device_id, d.name, c.serial from device d join app_user u on u.id = d.user_id
       join certificate c on c.device_id = d.id and c.status = 'active' and c.profile = 'device'
-      where d.platform = 'windows' order by d.created_at offset 1234 limit 1`.execute(db)).rows[0]!
+      where d.platform = 'windows' order by d.created_at offset ${Math.round(1234 * plan.admin.scale)} limit 1`.execute(db)).rows[0]!
     const emailQ = sample.email.split('.')[0]!
     const deviceQ = sample.name.slice(0, 11)
     const serialQ = sample.serial.slice(0, 4)
 
-    const searches: [string, () => Promise<{ total: number }>][] = [
-      [`certificates by email prefix "${emailQ}"`, () => searchCertificates(db, { q: emailQ, limit: PAGE, offset: 0 })],
-      [`certificates by device-name prefix "${deviceQ}"`, () => searchCertificates(db, { q: deviceQ, limit: PAGE, offset: 0 })],
-      [`certificates by serial prefix "${serialQ}"`, () => searchCertificates(db, { q: serialQ, limit: PAGE, offset: 0 })],
-      ['certificates, filters only (active, windows)', () => searchCertificates(db, { status: 'active', platform: 'windows', limit: PAGE, offset: 0 })],
-      ['certificates, filters only (expiring within 30 days)', () => searchCertificates(db, { expiringWithinDays: 30, limit: PAGE, offset: 0 })],
-      ['certificates, no q and no filter (first page)', () => searchCertificates(db, { limit: PAGE, offset: 0 })],
-      [`findDevices q "${deviceQ}"`, () => findDevices(db, { q: deviceQ, limit: PAGE, offset: 0 })],
-      [`findDevices q "${emailQ}"`, () => findDevices(db, { q: emailQ, limit: PAGE, offset: 0 })],
-      [`findUsers q "${emailQ}"`, () => findUsers(db, { q: emailQ, limit: PAGE, offset: 0 })],
-      ['deviceDetail', async () => ({ total: (await deviceDetail(db, sample.device_id))!.certificates.length })],
-      ['userDetail', async () => ({ total: (await userDetail(db, sample.email))!.certificates.length })],
-      ['listAudit user filter', () => listAudit(db, { user: sample.email, limit: PAGE, offset: 0 })],
+    // Each with a stable id for bench/results.json (the labels carry this seed's sample values).
+    const searches: [string, string, () => Promise<{ total: number }>][] = [
+      ['certificates-email-prefix', `certificates by email prefix "${emailQ}"`, () => searchCertificates(db, { q: emailQ, limit: PAGE, offset: 0 })],
+      ['certificates-device-prefix', `certificates by device-name prefix "${deviceQ}"`, () => searchCertificates(db, { q: deviceQ, limit: PAGE, offset: 0 })],
+      ['certificates-serial-prefix', `certificates by serial prefix "${serialQ}"`, () => searchCertificates(db, { q: serialQ, limit: PAGE, offset: 0 })],
+      ['certificates-active-windows', 'certificates, filters only (active, windows)', () => searchCertificates(db, { status: 'active', platform: 'windows', limit: PAGE, offset: 0 })],
+      ['certificates-expiring', 'certificates, filters only (expiring within 30 days)', () => searchCertificates(db, { expiringWithinDays: 30, limit: PAGE, offset: 0 })],
+      ['certificates-first-page', 'certificates, no q and no filter (first page)', () => searchCertificates(db, { limit: PAGE, offset: 0 })],
+      ['devices-name', `findDevices q "${deviceQ}"`, () => findDevices(db, { q: deviceQ, limit: PAGE, offset: 0 })],
+      ['devices-email', `findDevices q "${emailQ}"`, () => findDevices(db, { q: emailQ, limit: PAGE, offset: 0 })],
+      ['users-email', `findUsers q "${emailQ}"`, () => findUsers(db, { q: emailQ, limit: PAGE, offset: 0 })],
+      ['device-detail', 'deviceDetail', async () => ({ total: (await deviceDetail(db, sample.device_id))!.certificates.length })],
+      ['user-detail', 'userDetail', async () => ({ total: (await userDetail(db, sample.email))!.certificates.length })],
+      ['audit-user', 'listAudit user filter', () => listAudit(db, { user: sample.email, limit: PAGE, offset: 0 })],
     ]
+    const size = `${(DEVICES * CERTS_PER_DEVICE) / 1000}k`
+    const seeded = `${size} certificates, ${DEVICES / 1000}k devices`
+    // Issue 12's targets, not issue 15's: printed with the line, not recorded (target null).
+    const recordP95 = (id: string, what: string, t: { p95: number }) =>
+      record({ id: `admin-${id}-${size}`, what: `admin console (${kind}; ${seeded}), p95: ${what}`, kagi: t.p95, unit: 'ms', better: 'lower' })
     const results: string[] = []
     let missed = 0
-    for (const [label, run] of searches) {
+    for (const [id, label, run] of searches) {
       progress(`admin console: timing ${label}`)
       const hits = (await run()).total
       const t = await time(run, seconds)
       if (t.p95 >= SEARCH_TARGET_MS) missed++
-      results.push(`admin search (100k certificates, 20k devices): ${label} p50 ${ms(t.p50)} ms p95 ${ms(t.p95)} ms (${hits} hits, n=${t.n}; target < ${SEARCH_TARGET_MS} ms)${t.p95 >= SEARCH_TARGET_MS ? ' MISSED' : ''}`)
+      recordP95(`search-${id}`, label, t)
+      results.push(`admin search (${seeded}): ${label} p50 ${ms(t.p50)} ms p95 ${ms(t.p95)} ms (${hits} hits, n=${t.n}; target < ${SEARCH_TARGET_MS} ms)${t.p95 >= SEARCH_TARGET_MS ? ' MISSED' : ''}`)
     }
     progress('admin console: timing dashboardStats')
     const dash = await time(() => dashboardStats(db), seconds)
+    recordP95('dashboard', 'dashboardStats', dash)
     say(`\nadmin console (${kind}; ${counts.users} users, ${counts.devices} devices, ${counts.certs} certificates, ${counts.audit} audit events)`)
     say(`  seeding: ${seedS.toFixed(1)} s (${steps}); searches ask for ${PAGE} rows a page, as the admin pages do`)
     for (const line of results) say(line)

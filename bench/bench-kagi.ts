@@ -5,6 +5,7 @@ import { openDatabase, type DatabaseHandle } from '../src/db/connect.js'
 import { migrateToLatest } from '../src/db/migrator.js'
 import { initCa } from '../src/startup/ca-loader.js'
 import { createServices, type KagiServices } from '../src/startup/services.js'
+import { memoryDatabase } from './memory-database.js'
 import { progress } from './progress.js'
 
 /** kagi running inside the bench process for one phase. */
@@ -26,7 +27,7 @@ export interface BenchKagi {
  */
 export async function startBenchKagi(dataDir: string, databaseUrl: string | undefined): Promise<BenchKagi> {
   const config = loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://127.0.0.1', KAGI_LOG_LEVEL: 'silent', KAGI_KEY_POOL_SIZE: '0', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
-  const database = await openDatabase({ url: databaseUrl, dataDir, memory: !databaseUrl })
+  const database = databaseUrl ? await openDatabase({ url: databaseUrl, dataDir }) : await memoryDatabase()
   try {
     await migrateToLatest(database.db)
     const { ca } = await initCa(database.db, config, config.caPassphrase!)

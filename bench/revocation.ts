@@ -1,6 +1,4 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { generateKey, spkiOf } from '../ca/index.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
@@ -8,57 +6,36 @@ import { revoke } from '../src/use-cases/revoke.js'
 import { revokeCertificate } from '../src/db/revocation-repository.js'
 import { enroll } from '../src/use-cases/enroll.js'
 import { startBenchKagi, type BenchKagi } from './bench-kagi.js'
-import { runJsonClient } from './json-client.js'
+import { ocspClient, opensslGencrlMs, opensslOcspPeer, opensslPki, sh } from './openssl-peer.js'
+import { plan } from './plan.js'
 import { progress } from './progress.js'
+import { record } from './results.js'
+import { TARGET_REVOKED, TARGETS } from './targets.js'
 import type { LoadResult } from './load.js'
-
-
-function sh(cmd: string, args: string[], cwd: string): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`)
-  return r.stdout
-}
-
-/** Runs the shared load client against `url` (inside a network namespace when `netns` is given). */
-function ocspClient(url: string, request: string, seconds: number, prefix: string[] = []): Promise<LoadResult> {
-  return runJsonClient<LoadResult>('ocsp-client.ts', [url, request, String(seconds), '16'], prefix)
-}
-
-/** A small openssl PKI (P-256, like kagi's default) with N revoked entries in its index, for the peers. */
-function opensslPki(dir: string, revoked: number): void {
-  writeFileSync(join(dir, 'ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${dir}/index.txt\ndefault_md=sha256\ndefault_crl_days=1\ncrlnumber=${dir}/crlnumber\n[req]\ndistinguished_name=dn\n[dn]\n[ocsp]\nextendedKeyUsage=OCSPSigning\nnoCheck=ignored\n`)
-  sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=Peer CA', '-days', '30', '-config', 'ca.cnf'], dir)
-  sh('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ocsp.key', '-out', 'ocsp.csr', '-subj', '/CN=Peer OCSP', '-config', 'ca.cnf'], dir)
-  sh('openssl', ['x509', '-req', '-in', 'ocsp.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'ocsp.pem', '-days', '7', '-extfile', 'ca.cnf', '-extensions', 'ocsp'], dir)
-  sh('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=leaf', '-config', 'ca.cnf'], dir)
-  sh('openssl', ['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x1001', '-out', 'leaf.pem', '-days', '7'], dir)
-  const lines = ['V\t301231235959Z\t\t1001\tunknown\t/CN=leaf']
-  for (let i = 0; i < revoked; i++) lines.push(`R\t301231235959Z\t240101000000Z,keyCompromise\t${(0x100000 + i).toString(16).toUpperCase()}\tunknown\t/CN=r${i}`)
-  writeFileSync(join(dir, 'index.txt'), `${lines.join('\n')}\n`)
-  writeFileSync(join(dir, 'crlnumber'), '01\n')
-}
-
-/** `openssl ocsp` as a responder, in a network namespace of its own so that it binds only that namespace's loopback. */
-async function opensslOcspPeer(dir: string, seconds: number): Promise<{ fresh: LoadResult }> {
-  sh('openssl', ['ocsp', '-issuer', 'ca.pem', '-cert', 'leaf.pem', '-nonce', '-reqout', 'req.der'], dir)
-  // The responder is stopped by pid when the client is done, whatever the client's outcome.
-  const script = `ip link set lo up && { openssl ocsp -port 8899 -index index.txt -CA ca.pem -rsigner ocsp.pem -rkey ocsp.key -nmin 60 >/dev/null 2>&1 & } ; p=$!; sleep 0.5; "$@"; s=$?; kill $p; exit $s`
-  const result = await ocspClient('http://127.0.0.1:8899/', join(dir, 'req.der'), seconds, ['unshare', '-n', '--kill-child', 'sh', '-c', `cd ${dir} && ${script}`, 'sh'])
-  return { fresh: result }
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
 }
 
+/** 10,000 → '10k', for the figures' ids. */
+const thousands = (n: number): string => `${n / 1000}k`
+
+/** A number of entries as the printed lines write it: 100,000. */
+const entries = (n: number): string => n.toLocaleString('en-US')
+
 /**
- * Revocation benchmarks: OCSP (cached and fresh) against `openssl ocsp`, CRL
- * signing at 10,000 and 100,000 entries against `openssl ca -gencrl`, and
- * revocation latency with 100,000 revoked certificates in the database.
+ * Revocation benchmarks: OCSP (cached and fresh, on kept and on new
+ * connections) against `openssl ocsp`, CRL signing at 10,000 and
+ * `plan.revoked` entries against `openssl ca -gencrl`, and revocation
+ * latency with `plan.revoked` revoked certificates in the database (100,000;
+ * 10,000 in the quick run, where the CRL figures at 10,000 are all there is).
  */
 export async function benchRevocation(databaseUrl: string | undefined, seconds: number): Promise<string[]> {
   const out: string[] = []
+  const revoked = plan.revoked
+  /** The issue's revocation and CRL targets are for 100,000: a smaller run records its figures without a verdict. */
+  const targetApplies = revoked >= TARGET_REVOKED
   const dataDir = mkdtempSync(join(tmpdir(), 'kagi-bench-rev-'))
   const peerDir = mkdtempSync(join(tmpdir(), 'kagi-bench-peer-'))
   let kagi: BenchKagi | undefined
@@ -99,28 +76,31 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
       }
       return percentile(times, 0.5)
     }
-    const opensslCrl = (n: number): number => {
-      opensslPki(peerDir, n)
-      const t0 = performance.now()
-      sh('openssl', ['ca', '-gencrl', '-config', 'ca.cnf', '-keyfile', 'ca.key', '-cert', 'ca.pem', '-out', 'peer.crl'], peerDir)
-      return performance.now() - t0
+    // Full reads at 10,000 and (unless that is all this run revokes) at `revoked`; the CRL after a revocation at `revoked`.
+    const sizes = revoked > 10_000 ? [10_000, revoked] : [10_000]
+    const fullRead: { size: number; kagi: number; peer: number }[] = []
+    let afterRevocation = Number.NaN
+    for (const [i, size] of sizes.entries()) {
+      progress(`CRL with ${entries(size)} revoked entries`)
+      await addRevoked(sizes[i - 1] ?? 0, size - (sizes[i - 1] ?? 0))
+      const kagiMs = await timeCrl()
+      // At the last size the CRL after a revocation is timed before the peer, as it always was.
+      if (i === sizes.length - 1) afterRevocation = await timeCrlAfterRevocation()
+      fullRead.push({ size, kagi: kagiMs, peer: opensslGencrlMs(peerDir, size) })
     }
-    progress('CRL with 10,000 revoked entries')
-    await addRevoked(0, 10_000)
-    const crl10k = await timeCrl()
-    const peer10k = opensslCrl(10_000)
-    progress('CRL with 100,000 revoked entries')
-    await addRevoked(10_000, 90_000)
-    const crl100k = await timeCrl()
-    const incremental100k = await timeCrlAfterRevocation()
-    const peer100k = opensslCrl(100_000)
+    const peerAtRevoked = fullRead[fullRead.length - 1]!.peer
     const crlBytes = (await services.crl.issuing.get())!.der.length
     const crlEntries = (await services.crl.issuing.get())!.entries
-    out.push(`CRL after a revocation with 100,000 entries (revocation + append its row + assemble + sign + store): ${incremental100k.toFixed(0)} ms (median of 5; ${crlEntries} entries, ${(crlBytes / 1e6).toFixed(1)} MB)`)
-    out.push(`CRL with a full read (query + encode + sign + store; at start and each re-signing interval): 10,000 entries ${crl10k.toFixed(0)} ms, 100,000 entries ${crl100k.toFixed(0)} ms`)
-    out.push(`  peer: openssl ca -gencrl: 10,000 ${peer10k.toFixed(0)} ms, 100,000 ${peer100k.toFixed(0)} ms; ratio kagi/openssl after a revocation ${(incremental100k / peer100k).toFixed(2)}, full read ${(crl10k / peer10k).toFixed(2)} and ${(crl100k / peer100k).toFixed(2)} (lower is faster)`)
+    out.push(`CRL after a revocation with ${entries(revoked)} entries (revocation + append its row + assemble + sign + store): ${afterRevocation.toFixed(0)} ms (median of 5; ${crlEntries} entries, ${(crlBytes / 1e6).toFixed(1)} MB)`)
+    out.push(`CRL with a full read (query + encode + sign + store; at start and each re-signing interval): ${fullRead.map((r) => `${entries(r.size)} entries ${r.kagi.toFixed(0)} ms`).join(', ')}`)
+    out.push(`  peer: openssl ca -gencrl: ${fullRead.map((r) => `${entries(r.size)} ${r.peer.toFixed(0)} ms`).join(', ')}; ratio kagi/openssl after a revocation ${(afterRevocation / peerAtRevoked).toFixed(2)}, full read ${fullRead.map((r) => (r.kagi / r.peer).toFixed(2)).join(' and ')} (lower is faster)`)
+    const gencrl = (size: number) => ({ name: `openssl ca -gencrl, ${entries(size)} entries`, value: fullRead.find((r) => r.size === size)!.peer })
+    record({ id: `crl-after-revocation-${thousands(revoked)}`, what: `CRL after a revocation with ${entries(revoked)} revoked: revocation + its entry appended + sign + store (median of 5)`, kagi: afterRevocation, unit: 'ms', better: 'lower', peer: gencrl(revoked), target: TARGETS.crlAfterRevocation, targetApplies })
+    for (const r of fullRead) {
+      record({ id: `crl-full-read-${thousands(r.size)}`, what: `CRL with a full read of ${entries(r.size)} revoked (query + encode + sign + store; at start and each re-signing)`, kagi: r.kagi, unit: 'ms', better: 'lower', peer: gencrl(r.size) })
+    }
 
-    progress('revocation latency with 100,000 revoked')
+    progress(`revocation latency with ${entries(revoked)} revoked`)
     const serials: string[] = []
     for (let i = 0; i < 200; i++) {
       serials.push(`4${String(i).padStart(31, '0')}`, `6${String(i).padStart(31, '0')}`)
@@ -139,38 +119,70 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
       bare.push(performance.now() - t0)
     }
     await services.crl.issuing.get()
-    out.push(`revocation with 100,000 revoked (transaction + audit + OCSP invalidation; CRL re-signed in the background): p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms over ${latencies.length}`)
+    out.push(`revocation with ${entries(revoked)} revoked (transaction + audit + OCSP invalidation; CRL re-signed in the background): p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms over ${latencies.length}`)
     out.push(`  peer: the transaction alone, interleaved (no CRL, no OCSP invalidation${databaseUrl ? '; other replicas would still hear its NOTIFY, and this one does' : ''}): p50 ${percentile(bare, 0.5).toFixed(1)} ms, p99 ${percentile(bare, 0.99).toFixed(1)} ms`)
+    const transactionAlone = 'the revocation transaction alone, interleaved'
+    for (const [p, name] of [[0.99, 'p99'], [0.5, 'p50']] as const) {
+      record({
+        id: `revocation-${name}-${thousands(revoked)}`,
+        what: `revocation with ${entries(revoked)} revoked, ${name} over ${latencies.length} (transaction + audit + OCSP invalidation; CRL re-signed in the background)`,
+        kagi: percentile(latencies, p),
+        unit: 'ms',
+        better: 'lower',
+        peer: { name: transactionAlone, value: percentile(bare, p) },
+        ...(name === 'p99' ? { target: TARGETS.revocationP99, targetApplies } : {}),
+      })
+    }
 
-    progress(`OCSP for ${seconds} s each: kagi cached, kagi fresh (nonce), both without last-seen counting, openssl ocsp`)
+    const rounds = plan.ocsp.rounds
+    const ocspSeconds = plan.ocsp.seconds
+    const roundsText = rounds === 1 ? 'one round' : rounds === 2 ? 'best of two rounds' : `best of ${rounds} rounds`
+    progress(`OCSP for ${ocspSeconds} s each, ${rounds} round(s): kagi cached, kagi fresh (nonce), both without last-seen counting, kagi fresh on new connections, openssl ocsp`)
     writeFileSync(join(dataDir, 'leaf.pem'), leaf.certificatePem)
     writeFileSync(join(dataDir, 'issuing.der'), services.ca.issuing.der)
     sh('openssl', ['x509', '-inform', 'DER', '-in', 'issuing.der', '-out', 'issuing.pem'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-no_nonce', '-reqout', 'cached.der'], dataDir)
     sh('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'leaf.pem', '-nonce', '-reqout', 'fresh.der'], dataDir)
-    // "Last seen by the VPN" counts every request; the same load without it (KAGI_OCSP_LAST_SEEN=false), in
-    // alternating rounds so that warm-up and the CRL work left from the phase above fall on both alike; best of two.
-    const best = (a: LoadResult, b: LoadResult): LoadResult => (a.perSecond >= b.perSecond ? a : b)
+    // The peer's PKI again without the CRL phase's revoked entries.
+    opensslPki(peerDir, 0)
+    // Every figure here is the best of `rounds` runs, the runs alternating within each round: "last seen by the VPN"
+    // counts every request, so the same load without it (KAGI_OCSP_LAST_SEEN=false); then kagi with a new
+    // connection per request, and openssl. Warm-up, the CRL work left from the phase above and the machine's
+    // other load thus fall on all of them alike.
+    const best = (a: LoadResult | undefined, b: LoadResult): LoadResult => (a && a.perSecond >= b.perSecond ? a : b)
     const measured: Record<'counted' | 'uncounted', { cached?: LoadResult; fresh?: LoadResult }> = { counted: {}, uncounted: {} }
-    for (let round = 0; round < 2; round++) {
+    let freshNewConnection: LoadResult | undefined
+    let peerFresh: LoadResult | undefined
+    for (let round = 0; round < rounds; round++) {
       for (const mode of ['counted', 'uncounted'] as const) {
         services.ocspChecks.enabled = mode === 'counted'
-        const c = await ocspClient(url, join(dataDir, 'cached.der'), seconds)
-        const f = await ocspClient(url, join(dataDir, 'fresh.der'), seconds)
-        const before = measured[mode]
-        measured[mode] = { cached: before.cached ? best(before.cached, c) : c, fresh: before.fresh ? best(before.fresh, f) : f }
+        const c = await ocspClient(url, join(dataDir, 'cached.der'), ocspSeconds)
+        const f = await ocspClient(url, join(dataDir, 'fresh.der'), ocspSeconds)
+        measured[mode] = { cached: best(measured[mode].cached, c), fresh: best(measured[mode].fresh, f) }
       }
+      services.ocspChecks.enabled = true
+      freshNewConnection = best(freshNewConnection, await ocspClient(url, join(dataDir, 'fresh.der'), ocspSeconds, { close: true }))
+      peerFresh = best(peerFresh, await opensslOcspPeer(peerDir, ocspSeconds))
     }
-    services.ocspChecks.enabled = true
     const cached = measured.counted.cached!
     const fresh = measured.counted.fresh!
     const cachedUncounted = measured.uncounted.cached!
     const freshUncounted = measured.uncounted.fresh!
-    opensslPki(peerDir, 0)
-    const peer = await opensslOcspPeer(peerDir, seconds)
-    out.push(`OCSP responses/s (16 in flight, best of two rounds): kagi cached ${cached.perSecond.toFixed(0)}, kagi fresh with nonce ${fresh.perSecond.toFixed(0)}; errors ${cached.errors + fresh.errors}`)
+    const peer = { fresh: peerFresh! }
+    const newConnection = freshNewConnection!
+    out.push(`OCSP responses/s (16 in flight, ${roundsText}): kagi cached ${cached.perSecond.toFixed(0)}, kagi fresh with nonce ${fresh.perSecond.toFixed(0)}; errors ${cached.errors + fresh.errors}`)
     out.push(`  without "last seen" counting: cached ${cachedUncounted.perSecond.toFixed(0)}, fresh ${freshUncounted.perSecond.toFixed(0)} (with/without: ${(cached.perSecond / cachedUncounted.perSecond).toFixed(2)} and ${(fresh.perSecond / freshUncounted.perSecond).toFixed(2)})`)
     out.push(`  peer: openssl ocsp responder (fresh, nonce): ${peer.fresh.perSecond.toFixed(0)}/s; ratio kagi fresh/openssl ${(fresh.perSecond / peer.fresh.perSecond).toFixed(2)}, cached/openssl ${(cached.perSecond / peer.fresh.perSecond).toFixed(2)}${peer.fresh.errors ? `; peer errors ${peer.fresh.errors} (${peer.fresh.firstError})` : ''}`)
+    out.push(`OCSP fresh (nonce), a new connection per request, 16 in flight (Connection: close; ${roundsText}, alternating with the peer): kagi ${newConnection.perSecond.toFixed(0)}/s, p50 ${newConnection.p50ms.toFixed(1)} ms with the connection's set-up; errors ${newConnection.errors}${newConnection.firstError ? ` (${newConnection.firstError})` : ''}`)
+    out.push(`  peer: openssl ocsp responder, the figure above (it closes every connection after its answer, so all its requests come on new connections): ${peer.fresh.perSecond.toFixed(0)}/s; ratio kagi/openssl ${(newConnection.perSecond / peer.fresh.perSecond).toFixed(2)}`)
+    const opensslOcsp = { name: 'openssl ocsp responder (fresh, nonce; a new connection per request, as it closes each)', value: peer.fresh.perSecond }
+    const uncounted = (value: number) => ({ name: 'kagi without "last seen" counting (KAGI_OCSP_LAST_SEEN=false)', value })
+    const perSecond = { unit: 'responses/s', better: 'higher' } as const
+    record({ id: 'ocsp-fresh', what: `OCSP fresh (nonce), 16 in flight on kept connections, ${roundsText}`, kagi: fresh.perSecond, ...perSecond, peer: opensslOcsp, target: TARGETS.ocspFresh })
+    record({ id: 'ocsp-fresh-new-connection', what: `OCSP fresh (nonce), a new connection per request, 16 in flight, ${roundsText} alternating with the peer`, kagi: newConnection.perSecond, ...perSecond, peer: opensslOcsp, target: TARGETS.ocspFreshNewConnection })
+    record({ id: 'ocsp-cached', what: `OCSP cached (no nonce), 16 in flight on kept connections, ${roundsText}`, kagi: cached.perSecond, ...perSecond, peer: opensslOcsp, target: TARGETS.ocspCached })
+    record({ id: 'ocsp-fresh-last-seen', what: `OCSP fresh (nonce) with "last seen" counting vs without, alternating rounds, ${roundsText}`, kagi: fresh.perSecond, ...perSecond, peer: uncounted(freshUncounted.perSecond) })
+    record({ id: 'ocsp-cached-last-seen', what: `OCSP cached with "last seen" counting vs without, alternating rounds, ${roundsText}`, kagi: cached.perSecond, ...perSecond, peer: uncounted(cachedUncounted.perSecond) })
   } finally {
     await kagi?.close()
     rmSync(dataDir, { recursive: true, force: true })

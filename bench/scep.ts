@@ -11,7 +11,9 @@ import { createRecordChallenge } from '../src/use-cases/scep-challenges.js'
 import { csrFor, newRequester, pkiMessage } from '../test/support/scep-request.js'
 import { startBenchKagi, type BenchKagi } from './bench-kagi.js'
 import { runJsonClient } from './json-client.js'
+import { plan } from './plan.js'
 import { progress } from './progress.js'
+import { record } from './results.js'
 import type { LoadResult } from './load.js'
 
 const IN_FLIGHT = 16
@@ -22,7 +24,7 @@ const PEER_PORT = 8290
 const PEER_CHALLENGE = 's3cret'
 const PEER_CA_PASS = 'capass'
 /** Requesters (RSA-2048 keys with self-signed certificates) shared round-robin by the requests; each request has its own CSR and transactionID. */
-const KEYS = 8
+const KEYS = plan.scep.requesters
 
 type Requesters = Awaited<ReturnType<typeof newRequester>>[]
 
@@ -107,7 +109,7 @@ export async function benchScep(adminDatabaseUrl: string | undefined, seconds: n
 
     // The peer: static challenge, so its CSRs are cheaper to make; as many requests as it can take in the time.
     const peerCa = peerDepot(peerDir)
-    const peerCount = WARMUP + Math.ceil(seconds * 700)
+    const peerCount = WARMUP + Math.ceil(seconds * plan.scep.peerPerSecond)
     progress(`SCEP: ${peerCount} PKCSReqs for scepserver`)
     writeBodies(join(peerDir, 'peer.bodies'), await buildRequests(requesters, peerCa, peerCount, 'peer', async () => PEER_CHALLENGE))
     progress(`SCEP: micromdm scepserver for up to ${seconds} s`)
@@ -131,6 +133,14 @@ export async function benchScep(adminDatabaseUrl: string | undefined, seconds: n
 
     out.push(`SCEP PKCSReq enrollments (RSA-2048 requesters, AES-256-CBC + SHA-256, HTTP POST, ${IN_FLIGHT} in flight): kagi ${kagi.perSecond.toFixed(1)}/s, p50 ${kagi.p50ms.toFixed(0)} ms, p99 ${kagi.p99ms.toFixed(0)} ms over ${kagi.requests} requests, ${kagi.errors} errors${kagi.firstError ? ` (${kagi.firstError})` : ''}; ${issued} certificates stored`)
     out.push(`  peer: micromdm scepserver ${version} (file depot, static challenge; replies single DES): ${peer.perSecond.toFixed(1)}/s, p50 ${peer.p50ms.toFixed(0)} ms over ${peer.requests} requests, ${peer.errors} errors${peer.firstError ? ` (${peer.firstError}; scepserver.log: ${peerLog.split('\n').find((line) => /err=(?!null)|level=error/.test(line))?.slice(0, 300) ?? '(nothing)'})` : ''}; ratio kagi/scepserver ${(kagi.perSecond / peer.perSecond).toFixed(2)}`)
+    record({
+      id: 'scep-enrollments',
+      what: `SCEP PKCSReq enrollments, RSA-2048 requesters, AES-256-CBC + SHA-256, ${IN_FLIGHT} in flight, a one-time challenge each (kagi) / a static one (peer)`,
+      kagi: kagi.perSecond,
+      unit: 'enrollments/s',
+      better: 'higher',
+      peer: { name: `micromdm scepserver ${version} (file depot, static challenge)`, value: peer.perSecond },
+    })
   } finally {
     await server?.close()
     await fresh?.drop()
