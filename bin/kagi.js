@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // kagi's command-line entry point. It runs the compiled build in dist/ when
-// that build is at least as new as every source file (`npm ci` builds it),
+// that build is at least as new as every source file (`npm ci` builds it;
+// its one-file bundle when there is one),
 // and otherwise the TypeScript sources through tsx, so an edited checkout
 // never runs stale code.
-import { readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -29,7 +30,9 @@ function buildIsFresh() {
 }
 
 if (process.env.KAGI_FROM_SOURCE !== '1' && buildIsFresh()) {
-  await import('../dist/src/cli/main.js')
+  // The bundle (bin/build.js) when esbuild made one; the same code either way.
+  const bundled = join(root, 'dist', 'src', 'cli', 'main.bundle.js')
+  await import(existsSync(bundled) ? pathToFileURL(bundled).href : '../dist/src/cli/main.js')
 } else {
   const { register } = await import('tsx/esm/api')
   register()

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { kagiVersion } from './package-dir.js'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Clock } from '../ca/index.js'
 import type { PoolStats } from './db/connect.js'
@@ -208,21 +206,5 @@ export class Metrics {
         this.inc({ source: 'generated' }, taken.generated)
       },
     })
-  }
-}
-
-let version: string | undefined
-
-/** kagi's version from its package.json, the nearest one above this file (src/ from source, dist/src/ when built). */
-export function kagiVersion(): string {
-  if (version) return version
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'kagi' && pkg.version) return (version = pkg.version)
-    } catch {
-      // No package.json here: look one level up.
-    }
-    if (dirname(dir) === dir) return (version = 'unknown')
   }
 }

@@ -40,6 +40,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   if (runtime.passphrase.warning) app.log.warn(runtime.passphrase.warning)
   for (const note of runtime.publicUrlNotes) app.log.warn(note)
   const applied = runtime.migrations.filter((m) => m.status === 'Success').map((m) => m.name)
+  if (runtime.database.created) app.log.info(runtime.database.created, 'embedded database created')
   if (applied.length) app.log.info({ migrations: applied }, 'database migrated')
   // Loaded meanwhile like the HTTP modules; only the embedded database needs it (see cli/socket/listen.ts).
   const commandSocket = runtime.database.kind === 'pglite' ? import('./cli/socket/listen.js') : undefined
@@ -76,9 +77,20 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   }
   process.once('SIGINT', onSignal('SIGINT'))
   process.once('SIGTERM', onSignal('SIGTERM'))
+  // Before the HTTP port: once GET /readyz answers, a CLI command finds the socket (the lock names this server).
+  if (commandSocket) {
+    try {
+      cli = await (await commandSocket).listenForCommands(runtime, services, app.log)
+      if (cli) app.log.info({ path: cli.path }, 'CLI commands are run here while kagi serve holds the embedded database')
+    } catch (error) {
+      // The HTTP service does not depend on it: CLI commands then need the server stopped, as the lock says.
+      app.log.warn({ err: error }, 'cannot listen on the CLI socket')
+    }
+  }
   try {
     await app.listen({ port: config.port, host: config.host })
   } catch (error) {
+    await cli?.close()
     await runtime.database.close()
     throw error
   }
@@ -89,15 +101,6 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       app.log.info({ url: config.check.url }, 'check my device listening')
     } catch (error) {
       app.log.error({ err: error, listen: config.check.listen }, 'cannot start the check listener')
-    }
-  }
-  if (commandSocket) {
-    try {
-      cli = await (await commandSocket).listenForCommands(runtime, services, app.log)
-      if (cli) app.log.info({ path: cli.path }, 'CLI commands are run here while kagi serve holds the embedded database')
-    } catch (error) {
-      // The HTTP service does not depend on it: CLI commands then need the server stopped, as the lock says.
-      app.log.warn({ err: error }, 'cannot listen on the CLI socket')
     }
   }
   app.log.info(

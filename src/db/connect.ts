@@ -18,6 +18,8 @@ export interface DatabaseHandle {
   close(): Promise<void>
   /** The embedded instance, when kind is pglite (tests dump it as a snapshot). */
   pglite?: { dumpDataDir(compression?: 'none' | 'gzip' | 'auto'): Promise<Blob> }
+  /** How an embedded database on disk was created by this open: a copy of the build's template, or initdb; absent when it existed. */
+  created?: { from: 'template' } | { from: 'initdb'; why: string }
 }
 
 /** Where to connect. */
@@ -42,6 +44,8 @@ export interface DatabaseOptions {
    * Not earlier: a CLI command started together with the server must find the lock taken.
    */
   onLocked?: (databaseExists: boolean) => void
+  /** For PGlite: the template a new database is copied from (default: the build's, see pglite-template.ts); false for initdb. */
+  templateDir?: string | false
 }
 
 const LOCK_POLL_MS = 250
@@ -56,7 +60,7 @@ const LOCK_POLL_MS = 250
 export const PGLITE_SHARED_BUFFERS = '16MB'
 
 /** PGlite's own start parameters plus kagi's settings (startParams replaces the defaults, so they are repeated). */
-function pgliteStartParams(defaults: readonly string[]): string[] {
+export function pgliteStartParams(defaults: readonly string[]): string[] {
   return [...defaults, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`]
 }
 
@@ -92,14 +96,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   const { PGlite } = await import('@electric-sql/pglite')
   let release = (): void => {}
   let pglite
+  let created: DatabaseHandle['created']
   if (options.memory) {
     pglite = new PGlite({ loadDataDir: options.snapshot, startParams: pgliteStartParams(PGlite.defaultStartParams) })
   } else {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
     release = await lockWaiting(dataDirLockPath(options.dataDir), options.purpose ?? `kagi ${process.argv.slice(2).join(' ')}`, options.lockWaitMs ?? 0)
     try {
-      options.onLocked?.(existsSync(join(options.dataDir, 'db', 'PG_VERSION')))
-      pglite = new PGlite(join(options.dataDir, 'db'), { startParams: pgliteStartParams(PGlite.defaultStartParams) })
+      const path = join(options.dataDir, 'db')
+      const exists = existsSync(join(path, 'PG_VERSION'))
+      options.onLocked?.(exists)
+      // A directory without PG_VERSION is an initdb that never finished: PGlite handles it as before.
+      if (!exists && !existsSync(path)) created = await createFromTemplate(path, options.templateDir)
+      pglite = new PGlite(path, { startParams: pgliteStartParams(PGlite.defaultStartParams) })
       await pglite.waitReady
     } catch (error) {
       release()
@@ -111,6 +120,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     db,
     kind: 'pglite',
     pglite,
+    ...(created ? { created } : {}),
     close: async () => {
       try {
         await db.destroy()
@@ -119,4 +129,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       }
     },
   }
+}
+
+/** A new embedded database: the build's template copied (pglite-template.ts), or else left to PGlite's initdb, with why. */
+async function createFromTemplate(path: string, templateDir: string | false | undefined): Promise<NonNullable<DatabaseHandle['created']>> {
+  if (templateDir === false) return { from: 'initdb', why: 'no template wanted' }
+  const { copyTemplate } = await import('./pglite-template.js')
+  const result = await copyTemplate(path, templateDir)
+  return result.copied ? { from: 'template' } : { from: 'initdb', why: result.why }
 }

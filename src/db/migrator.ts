@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url'
 import { FileMigrationProvider, Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely'
 import type { Database } from './database.js'
 
-/** The migrations folder; migrations are loaded by path and imported by nobody else. */
+/**
+ * The migrations folder; migrations are loaded by path and imported by nobody
+ * else. From dist/src/cli/main.bundle.js (bin/build.js) the path is the same.
+ */
 export const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
 
 /** Result of one migration, for printing. */
@@ -30,6 +33,12 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationRe
   return report
 }
 
+/** The migrations' names (their file names without extension), in order. */
+export async function migrationNames(): Promise<string[]> {
+  // Sources are .ts; the compiled build (dist/) has .js (and .js.map, which is skipped).
+  return (await fs.readdir(migrationsDir)).filter((f) => /^\d{4}_[a-z0-9_]+\.(ts|js)$/.test(f)).map((f) => f.replace(/\.(ts|js)$/, '')).sort()
+}
+
 /**
  * True when every migration file is recorded as applied: one query instead
  * of the Migrator's lock and introspection round trips, which cost half a
@@ -37,8 +46,7 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationRe
  * table yet, a missing or unknown name) returns false and the Migrator runs.
  */
 async function upToDate(db: Kysely<Database>): Promise<boolean> {
-  // Sources are .ts; the compiled build (dist/) has .js (and .js.map, which is skipped).
-  const files = (await fs.readdir(migrationsDir)).filter((f) => /^\d{4}_[a-z0-9_]+\.(ts|js)$/.test(f)).map((f) => f.replace(/\.(ts|js)$/, ''))
+  const files = await migrationNames()
   try {
     const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db)
     const applied = new Set(rows.map((r) => r.name))

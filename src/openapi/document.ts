@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { SESSION_COOKIE } from '../auth/session.js'
-import { kagiVersion } from '../metrics.js'
+import { kagiVersion } from '../package-dir.js'
 import { wantsJson } from '../web/error-page.js'
 import { curlCommand } from './curl.js'
 import { operations } from './operations.js'
