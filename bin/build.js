@@ -33,15 +33,19 @@ pgliteTemplate()
 writeFileSync(join(root, 'dist', '.build-stamp'), new Date().toISOString())
 
 /**
- * dist/src/cli/main.bundle.js: the compiled CLI with kagi's own modules and
- * the ES-module packages made of many files (kysely: 263, zod: 95) in one
- * file. Node resolves, reads and links every ES module separately, which
- * cost `kagi serve` about 0.3 s of its start (issue 15). The other packages
- * stay imports: they are CommonJS (one load each either way), and PGlite
- * finds its WebAssembly next to itself. The bundle sits beside main.js, so
- * paths taken from import.meta.url (db/migrator.ts: ../../migrations) point
- * where they do in the compiled tree. Without esbuild, bin/kagi.js runs
- * main.js instead.
+ * dist/bundle/cli/: the compiled CLI with kagi's own modules and the
+ * ES-module packages made of many files (kysely: 263, zod: 95) bundled, as
+ * an entry (main.js) and chunks. Node resolves, reads and links every ES
+ * module separately, which cost `kagi serve` about 0.3 s of its start
+ * (issue 15). The chunks keep the sources' dynamic imports lazy, so the
+ * server still opens its database and decrypts the CA key while the HTTP
+ * modules load (server.ts). The other packages stay imports: they are
+ * CommonJS, loaded once each either way, and bundling them changed how some
+ * resolve their exports and files (@peculiar/x509, sodium-native's addon);
+ * PGlite finds its WebAssembly next to itself. The bundle sits two levels
+ * below dist/, as the compiled modules do, so paths taken from
+ * import.meta.url (db/migrator.ts: ../../migrations) point to the same
+ * place. Without esbuild, bin/kagi.js runs dist/src/cli/main.js instead.
  */
 async function bundle() {
   const bundled = new Set(['kysely', 'zod'])
@@ -52,11 +56,12 @@ async function bundle() {
     console.error('kagi build: esbuild is not installed; kagi runs the compiled modules unbundled')
     return
   }
-  const outfile = join(root, 'dist', 'src', 'cli', 'main.bundle.js')
+  const outdir = join(root, 'dist', 'bundle', 'cli')
   await esbuild.build({
-    entryPoints: [join(root, 'dist', 'src', 'cli', 'main.js')],
-    outfile,
+    entryPoints: { main: join(root, 'dist', 'src', 'cli', 'main.js') },
+    outdir,
     bundle: true,
+    splitting: true,
     format: 'esm',
     platform: 'node',
     target: `node${process.versions.node.split('.')[0]}`,
@@ -73,7 +78,7 @@ async function bundle() {
     }],
   }).catch((error) => {
     // Never break `npm ci`: main.js works alone.
-    rmSync(outfile, { force: true })
+    rmSync(outdir, { recursive: true, force: true })
     console.error(`kagi build: bundling failed (${error.message}); kagi runs the compiled modules unbundled`)
   })
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // kagi's command-line entry point. It runs the compiled build in dist/ when
 // that build is at least as new as every source file (`npm ci` builds it;
-// its one-file bundle when there is one),
+// its bundle when there is one),
 // and otherwise the TypeScript sources through tsx, so an edited checkout
 // never runs stale code.
 import { existsSync, readdirSync, statSync } from 'node:fs'
@@ -31,7 +31,7 @@ function buildIsFresh() {
 
 if (process.env.KAGI_FROM_SOURCE !== '1' && buildIsFresh()) {
   // The bundle (bin/build.js) when esbuild made one; the same code either way.
-  const bundled = join(root, 'dist', 'src', 'cli', 'main.bundle.js')
+  const bundled = join(root, 'dist', 'bundle', 'cli', 'main.js')
   await import(existsSync(bundled) ? pathToFileURL(bundled).href : '../dist/src/cli/main.js')
 } else {
   const { register } = await import('tsx/esm/api')

@@ -1,10 +1,8 @@
-import { createCipheriv, createDecipheriv, createPrivateKey, pbkdf2, randomBytes, type KeyObject } from 'node:crypto'
-import { promisify } from 'node:util'
-import { children, derToPem, int, nullValue, octets, oid, pemToDer, readOid, readOne, seq } from './der.js'
+import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto'
+import { children, derToPem, Tag, int, nullValue, octets, oid, pemToDer, readOid, readOne, seq } from './der.js'
 import { CaError } from './errors.js'
+import { derivedKey, keyForEncryption } from './key-derivation.js'
 import { OID } from './oids.js'
-
-const pbkdf2Async = promisify(pbkdf2)
 
 /**
  * PBKDF2 iterations for CA keys at rest. OWASP's 2023 figure for
@@ -15,8 +13,9 @@ export const KEY_ENCRYPTION_ITERATIONS = 600_000
 
 /**
  * Encrypts a private key as an RFC 5958 EncryptedPrivateKeyInfo with PBES2
- * (RFC 8018 §6.2): PBKDF2-HMAC-SHA256, 600,000 iterations, 16-byte salt, and
- * AES-256-CBC. Returns PEM ("ENCRYPTED PRIVATE KEY"), readable by
+ * (RFC 8018 §6.2): PBKDF2-HMAC-SHA256, 600,000 iterations, 16-byte salt
+ * (shared by what one process encrypts, see key-derivation.ts), and
+ * AES-256-CBC with a random IV. Returns PEM ("ENCRYPTED PRIVATE KEY"), readable by
  * `openssl pkcs8` and by {@link decryptPrivateKey}.
  *
  * @asn
@@ -24,14 +23,12 @@ export const KEY_ENCRYPTION_ITERATIONS = 600_000
  * PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier }
  */
 export async function encryptPrivateKey(key: KeyObject, passphrase: string, iterations = KEY_ENCRYPTION_ITERATIONS): Promise<string> {
-  const salt = randomBytes(16)
+  const { salt, key: derived } = keyForEncryption(passphrase, iterations)
   const iv = randomBytes(16)
-  const derived = await pbkdf2Async(Buffer.from(passphrase, 'utf8'), salt, iterations, 32, 'sha256')
-  const cipher = createCipheriv('aes-256-cbc', derived, iv)
+  const cipher = createCipheriv('aes-256-cbc', await derived, iv)
   const plain = key.export({ type: 'pkcs8', format: 'der' }) as Buffer
   const encrypted = Buffer.concat([cipher.update(plain), cipher.final()])
   plain.fill(0)
-  derived.fill(0)
   const algorithm = seq(
     oid(OID.pbes2),
     seq(
@@ -64,7 +61,9 @@ export async function decryptPrivateKeyAsync(pem: string, passphrase: string): P
     const [scheme, params] = children(algorithm!)
     const [kdf, cipher] = children(params!)
     const [kdfOid, kdfParams] = children(kdf!)
-    const [saltNode, iterNode, , prf] = children(kdfParams!)
+    // keyLength is OPTIONAL (RFC 8018 A.2): kagi writes it, openssl does not; prf is then the third element.
+    const [saltNode, iterNode, ...rest] = children(kdfParams!)
+    const prf = rest.find((node) => node.tag === Tag.sequence)
     const [cipherOid, ivNode] = children(cipher!)
     const prfOid = prf ? readOid(children(prf)[0]!) : undefined
     if (readOid(scheme!) !== OID.pbes2 || readOid(kdfOid!) !== OID.pbkdf2 || readOid(cipherOid!) !== OID.aes256Cbc || prfOid !== OID.hmacWithSHA256) {
@@ -77,7 +76,7 @@ export async function decryptPrivateKeyAsync(pem: string, passphrase: string): P
   } catch {
     return decryptPrivateKey(pem, passphrase)
   }
-  const derived = await pbkdf2Async(Buffer.from(passphrase, 'utf8'), salt, iterations, 32, 'sha256')
+  const derived = await derivedKey(passphrase, salt, iterations)
   try {
     const decipher = createDecipheriv('aes-256-cbc', derived, iv)
     const plain = Buffer.concat([decipher.update(encrypted), decipher.final()])
@@ -88,8 +87,6 @@ export async function decryptPrivateKeyAsync(pem: string, passphrase: string): P
     }
   } catch {
     throw new CaError('ca_passphrase_wrong', 'the CA key could not be decrypted: wrong passphrase (KAGI_CA_PASSPHRASE) or a damaged key')
-  } finally {
-    derived.fill(0)
   }
 }
 
@@ -97,21 +94,17 @@ const SECRET_FORMAT = 'pbkdf2-sha256-aes256gcm'
 
 /**
  * Encrypts a short secret (the session cookie key) with the CA passphrase:
- * PBKDF2-HMAC-SHA256 at the CA keys' iteration count, then AES-256-GCM, so
+ * PBKDF2-HMAC-SHA256 at the CA keys' iteration count (the salt shared as in
+ * {@link encryptPrivateKey}), then AES-256-GCM with a random 96-bit IV, so
  * the stored secret is no easier to attack than the CA keys. Text form:
  * `pbkdf2-sha256-aes256gcm$<iterations>$<salt>$<iv>$<ciphertext+tag>` (base64url).
  */
 export async function encryptSecret(secret: Buffer, passphrase: string, iterations = KEY_ENCRYPTION_ITERATIONS): Promise<string> {
-  const salt = randomBytes(16)
+  const { salt, key: derived } = keyForEncryption(passphrase, iterations)
   const iv = randomBytes(12)
-  const derived = await pbkdf2Async(Buffer.from(passphrase, 'utf8'), salt, iterations, 32, 'sha256')
-  try {
-    const cipher = createCipheriv('aes-256-gcm', derived, iv)
-    const sealed = Buffer.concat([cipher.update(secret), cipher.final(), cipher.getAuthTag()])
-    return [SECRET_FORMAT, String(iterations), salt.toString('base64url'), iv.toString('base64url'), sealed.toString('base64url')].join('$')
-  } finally {
-    derived.fill(0)
-  }
+  const cipher = createCipheriv('aes-256-gcm', await derived, iv)
+  const sealed = Buffer.concat([cipher.update(secret), cipher.final(), cipher.getAuthTag()])
+  return [SECRET_FORMAT, String(iterations), salt.toString('base64url'), iv.toString('base64url'), sealed.toString('base64url')].join('$')
 }
 
 /** Decrypts a secret written by {@link encryptSecret}; a wrong passphrase or a changed byte is a CaError. */
@@ -121,7 +114,7 @@ export async function decryptSecret(text: string, passphrase: string): Promise<B
   if (format !== SECRET_FORMAT || !Number.isInteger(iterations) || iterations < 1 || !salt || !iv || !sealed) {
     throw new CaError('ca_passphrase_wrong', 'a stored secret is damaged (unknown format)')
   }
-  const derived = await pbkdf2Async(Buffer.from(passphrase, 'utf8'), Buffer.from(salt, 'base64url'), iterations, 32, 'sha256')
+  const derived = await derivedKey(passphrase, Buffer.from(salt, 'base64url'), iterations)
   try {
     const body = Buffer.from(sealed, 'base64url')
     const decipher = createDecipheriv('aes-256-gcm', derived, Buffer.from(iv, 'base64url'))
@@ -129,7 +122,5 @@ export async function decryptSecret(text: string, passphrase: string): Promise<B
     return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()])
   } catch {
     throw new CaError('ca_passphrase_wrong', 'a stored secret could not be decrypted: wrong passphrase (KAGI_CA_PASSPHRASE) or damaged data')
-  } finally {
-    derived.fill(0)
   }
 }

@@ -6,7 +6,7 @@ let found: { dir: string; version: string } | undefined
 
 /**
  * kagi's own package.json, the nearest one named kagi above this module:
- * src/ when run from the sources, dist/src/ when compiled, dist/src/cli/
+ * src/ when run from the sources, dist/src/ when compiled, dist/bundle/cli/
  * when bundled (bin/build.js). Its directory holds dist/.
  */
 function kagiPackage(): { dir: string; version: string } {

@@ -1,4 +1,4 @@
-import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml'
+import { ValidateInResponseTo, type Profile } from '@node-saml/node-saml'
 import { Strategy as SamlStrategy } from '@node-saml/passport-saml'
 import type { Authenticator } from '@fastify/passport'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -7,10 +7,8 @@ import { resolveIdp } from './saml-idp.js'
 import { checkAssertionFacts, identityFromProfile, SignInError, type SignedInUser } from './saml-identity.js'
 import { REQUEST_TTL_MS, consumeAssertion, samlRequestCache } from './saml-store.js'
 import { LoginBinding } from './login-binding.js'
+import { EMAIL_FORMAT, samlPaths } from './saml-metadata.js'
 import { completeSignIn, recordRefusedSignIn } from './sign-in.js'
-
-/** The SP's fixed names (a contract): metadata URL = entityID, and the ACS. */
-export const samlPaths = { metadata: '/auth/saml/metadata', login: '/auth/saml/login', acs: '/auth/saml/acs' } as const
 
 /** The largest SAMLResponse form accepted at the ACS (a response for a user in 80 groups is about 20 KB). */
 export const ACS_BODY_LIMIT = 256 * 1024
@@ -20,30 +18,6 @@ export const ACS_BODY_LIMIT = 256 * 1024
  */
 const signInRateLimit = { max: 300, timeWindow: 60_000 }
 
-const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'
-
-/**
- * The SP metadata (SAML 2.0 Metadata §2.4.4) for kagi's public URL. Served
- * even before SAML is configured: an administrator registers kagi at
- * OneLogin with it, and only then has the IdP metadata kagi needs.
- */
-export function spMetadata(publicUrl: string): string {
-  const describe = new SAML({
-    issuer: `${publicUrl}${samlPaths.metadata}`,
-    callbackUrl: `${publicUrl}${samlPaths.acs}`,
-    // Metadata does not involve the IdP; the option is mandatory for the constructor only.
-    idpCert: 'not-used-for-metadata',
-    identifierFormat: EMAIL_FORMAT,
-    wantAssertionsSigned: true,
-  })
-  return describe.generateServiceProviderMetadata(null, null)
-}
-
-/** GET /auth/saml/metadata. */
-export async function samlMetadataRoute(app: FastifyInstance, { publicUrl }: { publicUrl: string }): Promise<void> {
-  const xml = spMetadata(publicUrl)
-  app.get(samlPaths.metadata, async (_request, reply) => reply.type('application/samlmetadata+xml').header('cache-control', 'public, max-age=300').send(xml))
-}
 
 /** Renders a refusal page; supplied by the web layer so the SAML code stays free of HTML. */
 export type SignInFailure = (request: FastifyRequest, reply: FastifyReply, message: string) => FastifyReply

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Kysely, PostgresDialect } from 'kysely'
-import pg from 'pg'
+// pg is loaded only for PostgreSQL, as PGlite only for the embedded database (about 80 ms of a start each).
+import type pg from 'pg'
 import type { Database } from './database.js'
 import { dataDirLockPath, DataDirLockedError, lockDataDir } from './data-dir-lock.js'
 import { PGliteDialect } from './pglite-dialect.js'
@@ -82,7 +83,8 @@ async function lockWaiting(lockPath: string, what: string, waitMs: number): Prom
  */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 })
+    const { default: pgModule } = await import('pg')
+    const pool = new pgModule.Pool({ connectionString: options.url, max: options.poolSize ?? 10 })
     // A dropped idle connection must not crash the process; the pool replaces it.
     pool.on('error', () => {})
     // The pool listens for errors only on idle connections. One checked out between two queries

@@ -6,7 +6,7 @@ import type { Database } from './database.js'
 
 /**
  * The migrations folder; migrations are loaded by path and imported by nobody
- * else. From dist/src/cli/main.bundle.js (bin/build.js) the path is the same.
+ * else. From the bundle in dist/bundle/cli/ (bin/build.js) the path is the same.
  */
 export const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
 

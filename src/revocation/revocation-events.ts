@@ -1,4 +1,5 @@
-import pg from 'pg'
+// Loaded when first used: an embedded-database (PGlite) start never needs pg.
+import type pg from 'pg'
 import { REVOCATION_CHANNEL } from '../db/revocation-repository.js'
 import type { Log } from './crl-publisher.js'
 
@@ -45,7 +46,9 @@ export function listenForRevocations(url: string, handlers: RevocationHandlers, 
 
   const connect = async (): Promise<void> => {
     if (stopped) return
-    const c = new pg.Client({ connectionString: url, keepAlive: true })
+    const { default: pgModule } = await import('pg')
+    if (stopped) return
+    const c = new pgModule.Client({ connectionString: url, keepAlive: true })
     client = c
     c.on('notification', (msg) => {
       if (msg.channel === REVOCATION_CHANNEL && msg.payload) handlers.onSerial(msg.payload)

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { platforms, type Platform } from '../../enrollment/bundle-types.js'
 import type { EnrollmentProfile } from '../../profiles/index.js'
-import { samlMetadataRoute, samlRoutes } from '../auth/saml-routes.js'
+import { samlMetadataRoute } from '../auth/saml-metadata.js'
 import { registerSessions, signOut } from '../auth/session.js'
 import { completeSignIn } from '../auth/sign-in.js'
 import { ConfigError, isLoopbackHost, samlConfigured } from '../config.js'
@@ -63,6 +63,8 @@ export async function webRoutes(app: FastifyInstance, { services }: { services: 
 
   await app.register(samlMetadataRoute, { publicUrl: config.publicUrl })
   if (mode === 'saml') {
+    // Loaded only when SAML is configured (node-saml, passport-saml and xml-crypto: ~50 ms of a start).
+    const { samlRoutes } = await import('../auth/saml-routes.js')
     await app.register(samlRoutes, {
       services,
       authenticator,
