@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { caKeyTypes, isHostname } from '../ca/index.js'
@@ -69,6 +70,8 @@ const schema = z.object({
   KAGI_DB_POOL_SIZE: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(1).max(200).default(10)),
   // 800: one morning of server-side-key enrollments (README "Performance"); ~8 KiB of memory per key.
   KAGI_KEY_POOL_SIZE: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(0).max(10_000).default(800)),
+  // 1: one process. More, or "auto" (one per CPU), runs `kagi serve` as that many processes on one port (startup/cluster.ts).
+  KAGI_WORKERS: z.preprocess(emptyAsAbsent, z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { error: 'must be a number of processes from 1 to 64, or auto (one per CPU)' }).default(1)),
   KAGI_DATA_DIR: z.preprocess(emptyAsAbsent, z.string().min(1).default('./data')),
   KAGI_CA_PASSPHRASE: z.preprocess(emptyAsAbsent, z.string().optional()),
   KAGI_CA_PASSPHRASE_FILE: z.preprocess(emptyAsAbsent, z.string().optional()),
@@ -184,6 +187,8 @@ export interface Config {
   dbPoolSize: number
   /** RSA-2048 keys generated ahead in idle time for server-side-key enrollments (KAGI_KEY_POOL_SIZE, default 800; 0 = off). */
   keyPoolSize: number
+  /** `kagi serve` processes sharing the port (KAGI_WORKERS; "auto" resolved to the CPUs); more than 1 only with PostgreSQL. */
+  workers: number
   dataDir: string
   caPassphrase?: string
   caPassphraseFile?: string
@@ -303,6 +308,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (e.KAGI_CHECK_CERT_HEADER && !e.KAGI_TRUST_PROXY) {
     throw new ConfigError('invalid configuration:\n  KAGI_CHECK_CERT_HEADER is read only from trusted proxies: set KAGI_TRUST_PROXY to their addresses')
   }
+  // "auto" is one process with the embedded database, which lives in one process; a count above 1 is refused there.
+  const workers = e.KAGI_WORKERS === 'auto' ? (e.DATABASE_URL ? availableParallelism() : 1) : e.KAGI_WORKERS
+  if (workers > 1 && !e.DATABASE_URL) {
+    throw new ConfigError('invalid configuration:\n  KAGI_WORKERS: more than one process needs PostgreSQL (DATABASE_URL); the embedded database lives in one process')
+  }
   const trustProxy = e.KAGI_TRUST_PROXY === undefined ? undefined : /^\d+$/.test(e.KAGI_TRUST_PROXY.trim()) ? Number(e.KAGI_TRUST_PROXY) : list(e.KAGI_TRUST_PROXY)
   const publicUrl = e.KAGI_PUBLIC_URL ?? `http://${hostForUrl(e.HOST)}:${e.PORT}`
   return Object.freeze({
@@ -313,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     databaseUrl: e.DATABASE_URL,
     dbPoolSize: e.KAGI_DB_POOL_SIZE,
     keyPoolSize: e.KAGI_KEY_POOL_SIZE,
+    workers,
     dataDir: e.KAGI_DATA_DIR,
     caPassphrase: e.KAGI_CA_PASSPHRASE,
     caPassphraseFile: e.KAGI_CA_PASSPHRASE_FILE,

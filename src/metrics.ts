@@ -1,5 +1,5 @@
 import { kagiVersion } from './package-dir.js'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Clock } from '../ca/index.js'
 import type { PoolStats } from './db/connect.js'
 import type { KeyPoolStats } from './keys/rsa-key-pool.js'
@@ -76,16 +76,31 @@ export class Metrics {
 
   constructor(sources: MetricSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'kagi_' })
-    new Gauge({ name: 'kagi_build_info', help: 'kagi version and Node.js version; always 1.', labelNames: ['version', 'node'], registers: [this.registry] })
+    new Gauge({ name: 'kagi_build_info', help: 'kagi version and Node.js version; always 1.', labelNames: ['version', 'node'], registers: [this.registry], aggregator: 'first' })
       .set({ version: kagiVersion(), node: process.version }, 1)
     this.crlGauges(sources)
     if (sources.pool) this.poolGauges(sources.pool)
     if (sources.keyPool) this.keyPoolMetrics(sources.keyPool)
   }
 
-  /** The scrape body, Prometheus text format. */
+  /** In a KAGI_WORKERS cluster: every process's metrics, aggregated by the primary (startup/cluster-worker.ts). */
+  private aggregate?: () => Promise<string>
+
+  /** The scrape body, Prometheus text format: this process's metrics, or its cluster's once {@link joinCluster} ran. */
   text(): Promise<string> {
-    return this.registry.metrics()
+    return this.aggregate ? this.aggregate() : this.registry.metrics()
+  }
+
+  /**
+   * This process is one of a cluster's: the primary asks it for its metrics
+   * (prom-client's AggregatorRegistry listens for that on the IPC channel),
+   * and {@link text} answers with the cluster's. Counters and histograms are
+   * summed; gauges say how they combine (`aggregator`).
+   */
+  joinCluster(aggregate: () => Promise<string>): void {
+    new AggregatorRegistry()
+    AggregatorRegistry.setRegistries(this.registry)
+    this.aggregate = aggregate
   }
 
   /** The scrape's Content-Type. */
@@ -142,6 +157,8 @@ export class Metrics {
         help,
         labelNames: ['ca'],
         registers: [this.registry],
+        // The processes of a cluster read the same CRLs: the oldest age and the longest list, not their sums.
+        aggregator: 'max',
         async collect() {
           this.reset()
           for (const ca of ['issuing', 'root'] as const) {

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import { ConfigError, type Config } from './config.js'
 import type { CommandSocket } from './cli/socket/listen.js'
 import { createLogger } from './log.js'
@@ -20,6 +21,13 @@ export const SHUTDOWN_GRACE_MS = 10_000
  * database (the pool, or the embedded database flushed and unlocked).
  */
 export async function serve(config: Readonly<Config>): Promise<void> {
+  // KAGI_WORKERS > 1: this process supervises that many `kagi serve` processes on one port (PostgreSQL only).
+  if (config.workers > 1 && cluster.isPrimary) return (await import('./startup/cluster-primary.js')).superviseWorkers(config)
+  const inCluster = config.workers > 1 && cluster.isWorker
+  // The IPC channel alone must not keep this process alive: it exits after its shutdown, or when it cannot start, as a single `kagi serve` does.
+  if (inCluster) process.channel?.unref()
+  // The morning's key pool is the whole cluster's: each process keeps its share.
+  if (inCluster) config = Object.freeze({ ...config, keyPoolSize: Math.ceil(config.keyPoolSize / config.workers) })
   const started = performance.now()
   // The database opens (PGlite compiles its WebAssembly off the main thread) while the HTTP modules load.
   // A CLI command holding the embedded database (one started just before the server) is waited for.
@@ -32,7 +40,12 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   // On a terminal a person reads the lines; anywhere else (a pipe, a container's log) they stay JSON.
   const log = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true })
   const runtime = await opening
-  const services = (await runtimeServices(runtime, { log }))!
+  // A refusal here (a wrong passphrase) closes the pool: its idle connections would hold the exit for 10 s.
+  const services = (await runtimeServices(runtime, { log }).catch(async (error: unknown) => {
+    await runtime.database.close()
+    throw error
+  }))!
+  const siblings = inCluster ? (await import('./startup/cluster-worker.js')).joinCluster(services) : undefined
   // start()'s PBKDF2 runs (session key, service credentials) wait on the thread pool while the routes are
   // built on the main thread; nothing listens before both are done (the session plugin awaits the key itself).
   const [, app] = await Promise.all([services.start(), buildApp(services, { loggerInstance: log })])
@@ -66,6 +79,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       await services.stop()
     } finally {
       await runtime.database.close()
+      siblings?.close()
     }
     app.log.info('stopped')
   }
@@ -104,10 +118,12 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     }
   }
   app.log.info(
-    { url: services.config.publicUrl, database: runtime.database.kind, ca: services.ca.issuing.notAfter.toISOString(), readyMs: Math.round(performance.now() - started) },
+    { url: services.config.publicUrl, database: runtime.database.kind, ca: services.ca.issuing.notAfter.toISOString(), readyMs: Math.round(performance.now() - started), ...(inCluster ? { worker: cluster.worker?.id } : {}) },
     `kagi ready on ${services.config.publicUrl}`,
   )
-  if (process.stdout.isTTY) {
+  siblings?.ready()
+  // In a cluster the first process speaks for all of them.
+  if (process.stdout.isTTY && (!inCluster || cluster.worker?.id === 1)) {
     process.stdout.write(startupBanner({
       url: services.config.publicUrl,
       database: databaseFact(runtime),

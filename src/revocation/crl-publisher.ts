@@ -340,8 +340,10 @@ export class CrlPublisher {
     if (!path) return
     try {
       await mkdir(this.options.exportDir!, { recursive: true, mode: 0o700 })
-      await writeFile(`${path}.tmp`, der)
-      await rename(`${path}.tmp`, path)
+      // One temporary file per process: the processes of a KAGI_WORKERS cluster share the data directory.
+      const partial = `${path}.${process.pid}.tmp`
+      await writeFile(partial, der)
+      await rename(partial, path)
     } catch (error) {
       this.options.log.warn({ err: error, path }, 'could not export the CRL to the data directory')
     }

@@ -19,6 +19,7 @@ import { createAuditHeadSigner } from '../use-cases/audit-heads.js'
 import type { PoolStats } from '../db/connect.js'
 import { Metrics } from '../metrics.js'
 import { RsaKeyPool } from '../keys/rsa-key-pool.js'
+import type { Siblings } from './cluster-worker.js'
 
 /** Everything a route or a CLI command needs, built once from config, database and CA. */
 export interface KagiServices {
@@ -56,6 +57,8 @@ export interface KagiServices {
   sessions: SessionServices
   /** Called with the serial of every new revocation (OCSP cache invalidation). */
   onRevoked: ((serial: string) => void)[]
+  /** The other `kagi serve` processes of this one's KAGI_WORKERS cluster, told of its revocations (startup/cluster-worker.ts). */
+  siblings?: Siblings
   /** Set by server.ts when shutdown begins: GET /readyz answers 503 from then on, so load balancers stop sending requests. */
   draining: boolean
   /** Signs due CRLs now and from time to time; call once the database is ready. */

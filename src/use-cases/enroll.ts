@@ -105,7 +105,7 @@ export interface Enrollment {
   bundle?: Bundle
 }
 
-export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'crl' | 'metrics' | 'keyPool'>
+export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'siblings' | 'crl' | 'metrics' | 'keyPool'>
 
 /** The device an enrollment is for, as read before anything is written. */
 interface ResolvedDevice {
@@ -235,7 +235,7 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
       return { issued, stored, packaged }
     },
   )
-  announceRevocations(services, enrollment.stored.superseded)
+  await announceRevocations(services, enrollment.stored.superseded)
   services.metrics.certificateIssued({ profile: request.profile, platform: device?.platform, path: pathOf(request.actor.label, request.actor.role) })
   return {
     serial: enrollment.issued.serial,

@@ -22,7 +22,7 @@ import { endSessionsOfUser } from './sessions.js'
  * active is revoked too, so nothing of the device or user is left active.
  */
 
-type OffboardServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metrics'>
+type OffboardServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metrics' | 'siblings'>
 
 /** Revokes the serials one by one (a failure leaves the earlier ones revoked; running again finishes); returns those newly revoked. */
 async function revokeAll(services: OffboardServices, serials: readonly string[], reason: RevocationReason, actor: string, clientIp?: string): Promise<string[]> {
@@ -37,7 +37,7 @@ async function revokeAll(services: OffboardServices, serials: readonly string[],
       }
     }
   } finally {
-    announceRevocations(services, revoked)
+    await announceRevocations(services, revoked)
   }
   return revoked
 }

@@ -14,7 +14,7 @@ export function parseRevokeRequest(body: unknown): RevocationReason {
 /** Listeners told of each new revocation (the OCSP cache drops its answer for the serial). */
 export type RevocationListener = (serial: string) => void
 
-type RevocationServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metrics'>
+type RevocationServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metrics' | 'siblings'>
 
 /**
  * After revocations are committed (here, or by an enrollment superseding a
@@ -25,10 +25,12 @@ type RevocationServices = Pick<KagiServices, 'db' | 'crl' | 'onRevoked' | 'metri
  * signs at once when a revocation is not on the CRL yet, so no CRL is
  * served without it.
  */
-export function announceRevocations(services: Pick<KagiServices, 'crl' | 'onRevoked'>, serials: readonly string[]): void {
+export async function announceRevocations(services: Pick<KagiServices, 'crl' | 'onRevoked' | 'siblings'>, serials: readonly string[]): Promise<void> {
   if (serials.length === 0) return
   for (const serial of serials) for (const listener of services.onRevoked) listener(serial)
   services.crl.issuing.revoked(serials)
+  // The other processes of a KAGI_WORKERS cluster drop their cached answers before this one answers.
+  await services.siblings?.revoked(serials)
 }
 
 /**
@@ -42,7 +44,7 @@ export async function revoke(services: RevocationServices, serialText: string, r
   if (!result) throw notFound(`no certificate with serial ${serial}`)
   if (!result.alreadyRevoked) {
     services.metrics.certificateRevoked({ profile: result.profile, platform: result.platform, path: pathOf(actor), reason })
-    announceRevocations(services, [serial])
+    await announceRevocations(services, [serial])
   }
   return result
 }
