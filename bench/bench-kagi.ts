@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -25,8 +29,43 @@ export interface BenchKagi {
  * port. In process, so a phase can prepare its data through the services
  * directly and time only the HTTP traffic of its load client.
  */
+/** The configuration both kinds of bench server share (the CA is created by the in-process one). */
+const BENCH_ENV = { KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://127.0.0.1', KAGI_KEY_POOL_SIZE: '0' }
+
+/**
+ * `kagi serve` spawned with KAGI_WORKERS=`workers` on the database a phase
+ * prepared (its CA, passphrase and public URL), on a free loopback port.
+ */
+export async function startClusterServer(databaseUrl: string, workers: number): Promise<{ origin: string; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kagi-bench-cluster-'))
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
+  const child = spawn(process.execPath, [bin, 'serve'], {
+    env: { PATH: process.env.PATH, HOME: dataDir, ...BENCH_ENV, DATABASE_URL: databaseUrl, KAGI_DATA_DIR: dataDir, KAGI_WORKERS: String(workers), HOST: '127.0.0.1', PORT: String(port), KAGI_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('exit', r))
+    }
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  const origin = `http://127.0.0.1:${port}`
+  // Ready when every process answers: the primary logs that, but the bench reads no logs; a few seconds more is enough.
+  for (let i = 0; i < 600; i++) {
+    if (await fetch(`${origin}/readyz`).then((r) => r.ok, () => false)) {
+      await new Promise((r) => setTimeout(r, 3000))
+      return { origin, stop }
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  await stop()
+  throw new Error('kagi serve (KAGI_WORKERS) did not become ready in 30 s')
+}
+
 export async function startBenchKagi(dataDir: string, databaseUrl: string | undefined): Promise<BenchKagi> {
-  const config = loadConfig({ KAGI_DATA_DIR: dataDir, KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBLIC_URL: 'http://127.0.0.1', KAGI_LOG_LEVEL: 'silent', KAGI_KEY_POOL_SIZE: '0', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
+  const config = loadConfig({ ...BENCH_ENV, KAGI_DATA_DIR: dataDir, KAGI_LOG_LEVEL: 'silent', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
   const database = databaseUrl ? await openDatabase({ url: databaseUrl, dataDir }) : await memoryDatabase()
   try {
     await migrateToLatest(database.db)

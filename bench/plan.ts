@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 /**
  * How long and how big each phase of the bench is: the full run (`npm run
  * bench`, ~40 minutes) and the quick check (`npm run bench -- --quick`, or
@@ -33,6 +34,11 @@ export const plan = {
   keygenSeconds: quick ? Math.min(seconds, 1) : Math.min(seconds, 5),
   /** Revoked certificates in the CRL and revocation phases (the figures at 10,000 are measured in both modes). */
   revoked: quick ? 10_000 : 100_000,
+  /**
+   * `kagi serve` processes (KAGI_WORKERS) for the issuance and OCSP figures measured again with that many
+   * processes: PostgreSQL only; BENCH_WORKERS, default one per CPU, 1 skips them.
+   */
+  workers: Number(process.env.BENCH_WORKERS || availableParallelism()),
   ocsp: {
     seconds: quick ? Math.min(seconds, 1) : seconds,
     /** Rounds of the alternating OCSP runs, the best of them kept: one only in the quick run (time), so noise is not averaged out there. */

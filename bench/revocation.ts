@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import { revoke } from '../src/use-cases/revoke.js'
 import { revokeCertificate } from '../src/db/revocation-repository.js'
 import { enroll } from '../src/use-cases/enroll.js'
-import { startBenchKagi, type BenchKagi } from './bench-kagi.js'
+import { startBenchKagi, startClusterServer, type BenchKagi } from './bench-kagi.js'
 import { ocspClient, opensslGencrlMs, opensslOcspPeer, opensslPki, sh } from './openssl-peer.js'
 import { plan } from './plan.js'
 import { progress } from './progress.js'
@@ -183,6 +183,37 @@ export async function benchRevocation(databaseUrl: string | undefined, seconds: 
     record({ id: 'ocsp-cached', what: `OCSP cached (no nonce), 16 in flight on kept connections, ${roundsText}`, kagi: cached.perSecond, ...perSecond, peer: opensslOcsp, target: TARGETS.ocspCached })
     record({ id: 'ocsp-fresh-last-seen', what: `OCSP fresh (nonce) with "last seen" counting vs without, alternating rounds, ${roundsText}`, kagi: fresh.perSecond, ...perSecond, peer: uncounted(freshUncounted.perSecond) })
     record({ id: 'ocsp-cached-last-seen', what: `OCSP cached with "last seen" counting vs without, alternating rounds, ${roundsText}`, kagi: cached.perSecond, ...perSecond, peer: uncounted(cachedUncounted.perSecond) })
+
+    const workers = plan.workers
+    if (databaseUrl && workers > 1) {
+      // The same data and requests, served by a spawned `kagi serve` in KAGI_WORKERS processes (both cores).
+      await kagi.close()
+      kagi = undefined
+      progress(`OCSP again on kagi serve with KAGI_WORKERS=${workers}: cached, fresh, fresh on new connections, openssl ocsp`)
+      const cluster = await startClusterServer(databaseUrl, workers)
+      try {
+        const clusterUrl = `${cluster.origin}/ocsp`
+        let c: LoadResult | undefined
+        let f: LoadResult | undefined
+        let n: LoadResult | undefined
+        let p: LoadResult | undefined
+        for (let round = 0; round < rounds; round++) {
+          c = best(c, await ocspClient(clusterUrl, join(dataDir, 'cached.der'), ocspSeconds))
+          f = best(f, await ocspClient(clusterUrl, join(dataDir, 'fresh.der'), ocspSeconds))
+          n = best(n, await ocspClient(clusterUrl, join(dataDir, 'fresh.der'), ocspSeconds, { close: true }))
+          p = best(p, await opensslOcspPeer(peerDir, ocspSeconds))
+        }
+        const peerAgain = { name: opensslOcsp.name, value: Math.max(p!.perSecond, peer.fresh.perSecond) }
+        out.push(`OCSP with KAGI_WORKERS=${workers} (${roundsText}, alternating with the peer): cached ${c!.perSecond.toFixed(0)}/s, fresh ${f!.perSecond.toFixed(0)}/s, fresh on new connections ${n!.perSecond.toFixed(0)}/s; errors ${c!.errors + f!.errors + n!.errors}`)
+        out.push(`  peer: openssl ocsp responder, the better of its two figures in this run: ${peerAgain.value.toFixed(0)}/s; ratios ${(c!.perSecond / peerAgain.value).toFixed(2)}, ${(f!.perSecond / peerAgain.value).toFixed(2)}, ${(n!.perSecond / peerAgain.value).toFixed(2)}`)
+        const inProcesses = `kagi serve in ${workers} processes (KAGI_WORKERS)`
+        record({ id: 'ocsp-fresh-workers', what: `OCSP fresh (nonce), 16 in flight on kept connections, ${inProcesses}, ${roundsText}`, kagi: f!.perSecond, ...perSecond, peer: peerAgain, target: TARGETS.ocspFresh })
+        record({ id: 'ocsp-fresh-new-connection-workers', what: `OCSP fresh (nonce), a new connection per request, 16 in flight, ${inProcesses}, ${roundsText}`, kagi: n!.perSecond, ...perSecond, peer: peerAgain, target: TARGETS.ocspFreshNewConnection })
+        record({ id: 'ocsp-cached-workers', what: `OCSP cached (no nonce), 16 in flight on kept connections, ${inProcesses}, ${roundsText}`, kagi: c!.perSecond, ...perSecond, peer: peerAgain, target: TARGETS.ocspCached })
+      } finally {
+        await cluster.stop()
+      }
+    }
   } finally {
     await kagi?.close()
     rmSync(dataDir, { recursive: true, force: true })

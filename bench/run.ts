@@ -202,6 +202,21 @@ async function main(): Promise<void> {
       progress('restart: time to ready on an existing database')
       const restart = await startServer(env, port + 1)
       await stop(restart.child)
+      let csrWorkersRun: LoadResult | undefined
+      if (env.DATABASE_URL && plan.workers > 1) {
+        progress(`issuing from CSRs for ${SECONDS} s with KAGI_WORKERS=${plan.workers}`)
+        const workersPort = port + 2
+        const cluster = await startServer({ ...env, KAGI_WORKERS: String(plan.workers) }, workersPort)
+        try {
+          const workersUrl = `http://127.0.0.1:${workersPort}/api/v1/certificates`
+          // The first process answers /readyz before the others have started: the warm-up gives them the time.
+          await new Promise((r) => setTimeout(r, 3000))
+          await load({ url: workersUrl, method: 'POST', headers, body: (i) => JSON.stringify({ profile: 'user', user: `warm${i % 50}@example.com`, csr: csrs[i % csrs.length] }), concurrency: 32, seconds: 1, maxRequests: 2000 })
+          csrWorkersRun = await load({ url: workersUrl, method: 'POST', headers, body: (i) => JSON.stringify({ profile: 'user', user: `user${i % 800}@example.com`, csr: csrs[i % csrs.length] }), concurrency: 64, seconds: SECONDS, maxRequests: 500_000 })
+        } finally {
+          await stop(cluster.child)
+        }
+      }
       progress('openssl peers')
       const ec = opensslSpeed('ecdsap256', plan.opensslSpeedSeconds)
       await fresh?.empty()
@@ -217,6 +232,10 @@ async function main(): Promise<void> {
       say(`  ceiling: bare RSA-2048 generation on all cores, no HTTP/DB/PKCS#12: ${ceiling.toFixed(1)} /s; kagi reaches ${((p12Run.perSecond / ceiling) * 100).toFixed(0)} % of it`)
       say(`kagi serve ready: ${Number.isNaN(firstStartMs) ? 'over 15,000' : firstStartMs.toFixed(0)} ms (first start on an empty data directory: creates the database and the CA), ${readyMs.toFixed(0)} ms (first start, CA exists), ${restart.readyMs.toFixed(0)} ms (restart)`)
       say(`peak RSS under load: ${rssMb.toFixed(0)} MB`)
+      if (csrWorkersRun) {
+        say(`issuance from CSRs with KAGI_WORKERS=${plan.workers}: ${csrWorkersRun.perSecond.toFixed(0)} certificates/s, p50 ${csrWorkersRun.p50ms.toFixed(1)} ms, p99 ${csrWorkersRun.p99ms.toFixed(1)} ms, ${csrWorkersRun.errors} errors; ratio ${(csrWorkersRun.perSecond / ec.sign).toFixed(3)}`)
+        record({ id: 'issuance-csr-workers', what: `issuance from CSRs over HTTP, P-256 CA, 64 in flight, ${SECONDS} s, kagi serve in ${plan.workers} processes (KAGI_WORKERS)`, kagi: csrWorkersRun.perSecond, unit: 'certificates/s', better: 'higher', peer: { name: 'openssl speed ecdsap256, signatures/s on one core', value: ec.sign }, target: TARGETS.issuance })
+      }
       recordStartAndLoad({ csrRun, p12Run, ec, genpkey, ceiling, firstStartMs, readyMs, restartMs: restart.readyMs, rssMb, postgresql: Boolean(env.DATABASE_URL) })
       writeResults()
       progress('revocation benchmarks')

@@ -45,7 +45,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     await runtime.database.close()
     throw error
   }))!
-  const siblings = inCluster ? (await import('./startup/cluster-worker.js')).joinCluster(services) : undefined
+  const clusterChannel = inCluster ? (await import('./startup/cluster-worker.js')).joinCluster(services) : undefined
   // start()'s PBKDF2 runs (session key, service credentials) wait on the thread pool while the routes are
   // built on the main thread; nothing listens before both are done (the session plugin awaits the key itself).
   const [, app] = await Promise.all([services.start(), buildApp(services, { loggerInstance: log })])
@@ -79,7 +79,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       await services.stop()
     } finally {
       await runtime.database.close()
-      siblings?.close()
+      clusterChannel?.close()
     }
     app.log.info('stopped')
   }
@@ -121,7 +121,7 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     { url: services.config.publicUrl, database: runtime.database.kind, ca: services.ca.issuing.notAfter.toISOString(), readyMs: Math.round(performance.now() - started), ...(inCluster ? { worker: cluster.worker?.id } : {}) },
     `kagi ready on ${services.config.publicUrl}`,
   )
-  siblings?.ready()
+  clusterChannel?.ready()
   // In a cluster the first process speaks for all of them.
   if (process.stdout.isTTY && (!inCluster || cluster.worker?.id === 1)) {
     process.stdout.write(startupBanner({
