@@ -1,5 +1,5 @@
 import { kagiVersion } from './package-dir.js'
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Clock } from '../ca/index.js'
 import type { PoolStats } from './db/connect.js'
 import type { KeyPoolStats } from './keys/rsa-key-pool.js'
@@ -92,15 +92,18 @@ export class Metrics {
   }
 
   /**
-   * This process is one of a cluster's: the primary asks it for its metrics
-   * (prom-client's AggregatorRegistry listens for that on the IPC channel),
-   * and {@link text} answers with the cluster's. Counters and histograms are
-   * summed; gauges say how they combine (`aggregator`).
+   * This process is one of a cluster's: {@link text} answers with the
+   * cluster's metrics, which the primary aggregates from every process's
+   * {@link json}. Counters and histograms are summed; gauges say how they
+   * combine (`aggregator`).
    */
   joinCluster(aggregate: () => Promise<string>): void {
-    new AggregatorRegistry()
-    AggregatorRegistry.setRegistries(this.registry)
     this.aggregate = aggregate
+  }
+
+  /** This process's own metrics as prom-client's JSON (what AggregatorRegistry.aggregate takes). */
+  json(): Promise<unknown[]> {
+    return this.registry.getMetricsAsJSON()
   }
 
   /** The scrape's Content-Type. */

@@ -12,11 +12,15 @@ export type WorkerMessage =
   | { kagi: 'metrics'; id: number }
   /** A sibling's revocations are applied here. */
   | { kagi: 'sibling-revoked-ack'; id: number }
+  /** This process's metrics, for the primary to aggregate (prom-client's getMetricsAsJSON). */
+  | { kagi: 'metrics-json'; id: number; metrics: unknown[] }
 
 export type PrimaryMessage =
   | { kagi: 'revoked-ack'; id: number }
   | { kagi: 'metrics-text'; id: number; text?: string; error?: string }
   | { kagi: 'sibling-revoked'; id: number; serials: string[] }
+  /** Asks a ready process for its metrics (answered with `metrics-json`). */
+  | { kagi: 'collect-metrics'; id: number }
 
 export function isKagiMessage<M extends { kagi: string }>(message: unknown): message is M {
   return typeof message === 'object' && message !== null && typeof (message as { kagi?: unknown }).kagi === 'string'

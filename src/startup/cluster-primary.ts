@@ -48,7 +48,6 @@ export async function superviseWorkers(config: Readonly<Config>): Promise<void> 
   for (const w of secureDataDir(config.dataDir)) log.warn({ path: w.path, mode: w.mode || undefined }, w.message)
   resolvePassphrase(config)
   cluster.schedulingPolicy = cluster.SCHED_NONE
-  const aggregator = new AggregatorRegistry()
   const started = performance.now()
   const ready = new Set<Worker>()
   const everReady = new WeakSet<Worker>()
@@ -81,6 +80,37 @@ export async function superviseWorkers(config: Readonly<Config>): Promise<void> 
     for (const w of others) send(w, { kagi: 'sibling-revoked', id: relayId, serials })
   }
 
+  /**
+   * Every ready process's metrics, aggregated (counters summed, gauges as
+   * their `aggregator` says). Only ready processes are asked: one still
+   * starting has no metrics to give and would hold the scrape up. One that
+   * does not answer within the timeout is left out rather than failing it.
+   */
+  const metricsWanted = new Map<number, (worker: Worker, metrics: unknown[]) => void>()
+  const collectMetrics = (): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const asked = [...ready].filter((w) => w.isConnected())
+      const answers = new Map<Worker, unknown[]>()
+      const id = nextId++
+      const finish = (): void => {
+        clearTimeout(timer)
+        metricsWanted.delete(id)
+        try {
+          resolve(AggregatorRegistry.aggregate([...answers.values()] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics())
+        } catch (error) {
+          reject(error as Error)
+        }
+      }
+      const timer = setTimeout(finish, SIBLING_ACK_TIMEOUT_MS / 2)
+      timer.unref()
+      metricsWanted.set(id, (from, metrics) => {
+        answers.set(from, metrics)
+        if (answers.size === asked.length) finish()
+      })
+      for (const w of asked) send(w, { kagi: 'collect-metrics', id })
+      if (asked.length === 0) finish()
+    })
+
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isKagiMessage<WorkerMessage>(message)) return
     switch (message.kagi) {
@@ -108,10 +138,13 @@ export async function superviseWorkers(config: Readonly<Config>): Promise<void> 
         return
       }
       case 'metrics':
-        aggregator.clusterMetrics().then(
+        collectMetrics().then(
           (text) => send(worker, { kagi: 'metrics-text', id: message.id, text }),
           (error: Error) => send(worker, { kagi: 'metrics-text', id: message.id, error: error.message }),
         )
+        return
+      case 'metrics-json':
+        metricsWanted.get(message.id)?.(worker, message.metrics)
         return
     }
   }

@@ -48,6 +48,11 @@ export function joinCluster(services: KagiServices): ClusterChannel {
       send({ kagi: 'sibling-revoked-ack', id: message.id })
       return
     }
+    if (message.kagi === 'collect-metrics') {
+      const { id } = message
+      void services.metrics.json().then((metrics) => send({ kagi: 'metrics-json', id, metrics }), () => send({ kagi: 'metrics-json', id, metrics: [] }))
+      return
+    }
     waiting.get(message.id)?.(message)
   }
   process.on('message', onMessage)

@@ -76,6 +76,10 @@ t.test('two processes on one port: revocations at once in both, the cluster\'s m
     return now.length === 2 && !now.includes(victim!)
   })
   t.match(server.log(), /kagi serve process exited: starting another/)
+  // While the replacement starts, a scrape still answers (from the processes that are ready).
+  const during = await fetch(`${url}/metrics`)
+  t.equal(during.status, 200, 'GET /metrics while a process is starting')
+  t.ok(counter(await during.text(), 'kagi_ocsp_requests_total') > 0)
   await waitFor('the replacement ready', () => /"worker":3,"msg":"kagi ready/.test(server.log()))
   t.equal(await ocspStatus(url, issuer, serial), 'revoked', 'still answering, still revoked')
 
