@@ -92,7 +92,12 @@ async function unusable(dir: string): Promise<string | undefined> {
   } catch {
     return `no template at ${dir} (npm run build makes it)`
   }
-  const current = await currentStamp()
+  let current: TemplateStamp
+  try {
+    current = await currentStamp()
+  } catch (error) {
+    return `cannot tell whether the template fits: ${(error as Error).message}`
+  }
   if (stamp.pglite !== current.pglite) return `the template was made with PGlite ${stamp.pglite}, not ${current.pglite}`
   if (stamp.migrations.join() !== current.migrations.join()) return 'the template was made with other migrations'
   return undefined
