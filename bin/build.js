@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run build` (and npm's `prepare`, which `npm ci` runs): compiles the
 // TypeScript sources into dist/ so that `kagi` starts without a TypeScript
-// loader (about a second faster), then bundles the compiled CLI into one
-// module (see bundle()) and makes the embedded database's template (see
+// loader (about a second faster), then bundles the compiled CLI (see
+// bundle()) and makes the embedded database's template (see
 // pgliteTemplate()). Without TypeScript installed (a production install
 // that omitted devDependencies) it does nothing and kagi runs the sources
 // through tsx instead.
