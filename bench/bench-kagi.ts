@@ -52,7 +52,7 @@ export async function startClusterServer(databaseUrl: string, workers: number): 
     rmSync(dataDir, { recursive: true, force: true })
   }
   const origin = `http://127.0.0.1:${port}`
-  // Ready when every process answers: the primary logs that, but the bench reads no logs; a few seconds more is enough.
+  // The first process answers /readyz before the others have started (the primary logs when all have; the bench reads no logs): 3 s more.
   for (let i = 0; i < 600; i++) {
     if (await fetch(`${origin}/readyz`).then((r) => r.ok, () => false)) {
       await new Promise((r) => setTimeout(r, 3000))

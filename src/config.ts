@@ -70,7 +70,7 @@ const schema = z.object({
   KAGI_DB_POOL_SIZE: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(1).max(200).default(10)),
   // 800: one morning of server-side-key enrollments (README "Performance"); ~8 KiB of memory per key.
   KAGI_KEY_POOL_SIZE: z.preprocess(emptyAsAbsent, z.coerce.number().int().min(0).max(10_000).default(800)),
-  // 1: one process. More, or "auto" (one per CPU), runs `kagi serve` as that many processes on one port (startup/cluster.ts).
+  // 1: one process. More, or "auto" (one per CPU), runs `kagi serve` as that many processes on one port (startup/cluster-primary.ts).
   KAGI_WORKERS: z.preprocess(emptyAsAbsent, z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { error: 'must be a number of processes from 1 to 64, or auto (one per CPU)' }).default(1)),
   KAGI_DATA_DIR: z.preprocess(emptyAsAbsent, z.string().min(1).default('./data')),
   KAGI_CA_PASSPHRASE: z.preprocess(emptyAsAbsent, z.string().optional()),
