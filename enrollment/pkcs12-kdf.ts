@@ -7,9 +7,10 @@ const U = 20
 /**
  * SHA-1 (FIPS 180-4 §6.1) of a 20-byte message held as five big-endian words,
  * in place: the one-block case the PKCS#12 KDF iterates 2,048 times per key.
- * node:crypto costs ~1.5 µs a call in set-up for 20 bytes (createHash,
- * digest); this loop costs a fraction of that, and node-forge's was most of
- * a PKCS#12's 30 ms (issue 15: server-side keys at 95 % of bare key
+ * node:crypto costs more than that in set-up per call (createHash, digest:
+ * it was slower than node-forge here); this loop costs a fraction of either,
+ * and node-forge's KDF was most of a PKCS#12's CPU (65 ms before, 24 ms
+ * after, on a busy machine; issue 15: server-side keys at 95 % of bare key
  * generation). test/enrollment/pkcs12-kdf.test.ts checks the KDF's bytes
  * against node-forge's for random inputs and many iteration counts.
  */

@@ -7,8 +7,8 @@
  * HMAC-SHA1 MAC. node-forge's `pkcs12.toPkcs12Asn1` cannot be used because its
  * key and certificate objects are RSA-only, so the PFX is written from raw DER
  * (ca/der.ts), and the PKCS#12 KDF (RFC 7292 Appendix B), which Node
- * lacks, is pkcs12-kdf.ts (it replaced forge's, six times slower, which gave
- * the same bytes). 3DES-CBC and HMAC-SHA1 come from node:crypto.
+ * lacks, is pkcs12-kdf.ts (it replaced forge's, which gave the same bytes at
+ * several times the CPU). 3DES-CBC and HMAC-SHA1 come from node:crypto.
  */
 import { createCipheriv, createHash, createHmac, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
 import { explicit, int, nullValue, octets, oid, seq, tlv } from '../ca/der.js'
