@@ -51,7 +51,8 @@ export async function superviseWorkers(config: Readonly<Config>): Promise<void> 
   const started = performance.now()
   const ready = new Set<Worker>()
   const everReady = new WeakSet<Worker>()
-  const pendingAcks = new Map<number, { left: number; done: () => void }>()
+  /** Answers awaited from the processes, by request id (see {@link gather}). */
+  const awaited = new Map<number, (worker: Worker, reply: WorkerMessage) => void>()
   let nextId = 1
   let stopping = false
   let exitCode = 0
@@ -63,21 +64,36 @@ export async function superviseWorkers(config: Readonly<Config>): Promise<void> 
     if (worker.isConnected()) worker.send(message)
   }
 
-  const relayRevocation = (from: Worker, id: number, serials: string[]): void => {
+  /**
+   * Sends `ask(id)` to each of `workers` and resolves with the replies that
+   * came back (a reply names the request's id) once all have, or after
+   * `timeoutMs` with those that had: a busy or dying process never holds the
+   * asker up longer.
+   */
+  const gather = (workers: readonly Worker[], ask: (id: number) => PrimaryMessage, timeoutMs: number): Promise<WorkerMessage[]> =>
+    new Promise((resolve) => {
+      const id = nextId++
+      const replies = new Map<Worker, WorkerMessage>()
+      const finish = (): void => {
+        clearTimeout(timer)
+        awaited.delete(id)
+        resolve([...replies.values()])
+      }
+      const timer = setTimeout(finish, timeoutMs)
+      timer.unref()
+      awaited.set(id, (worker, reply) => {
+        replies.set(worker, reply)
+        if (replies.size === workers.length) finish()
+      })
+      for (const w of workers) send(w, ask(id))
+      if (workers.length === 0) finish()
+    })
+
+  /** The others drop their cached answers for `serials`; then the revoking process is answered. */
+  const relayRevocation = async (from: Worker, id: number, serials: string[]): Promise<void> => {
     const others = [...ready].filter((w) => w !== from && w.isConnected())
-    const answer = (): void => {
-      clearTimeout(timer)
-      send(from, { kagi: 'revoked-ack', id })
-    }
-    const timer = setTimeout(() => {
-      for (const [relayId, pending] of pendingAcks) if (pending.done === answer) pendingAcks.delete(relayId)
-      answer()
-    }, SIBLING_ACK_TIMEOUT_MS)
-    timer.unref()
-    if (others.length === 0) return answer()
-    const relayId = nextId++
-    pendingAcks.set(relayId, { left: others.length, done: answer })
-    for (const w of others) send(w, { kagi: 'sibling-revoked', id: relayId, serials })
+    await gather(others, (relayId) => ({ kagi: 'sibling-revoked', id: relayId, serials }), SIBLING_ACK_TIMEOUT_MS)
+    send(from, { kagi: 'revoked-ack', id })
   }
 
   /**
@@ -86,30 +102,11 @@ export async function superviseWorkers(config: Readonly<Config>): Promise<void> 
    * starting has no metrics to give and would hold the scrape up. One that
    * does not answer within the timeout is left out rather than failing it.
    */
-  const metricsWanted = new Map<number, (worker: Worker, metrics: unknown[]) => void>()
-  const collectMetrics = (): Promise<string> =>
-    new Promise<string>((resolve, reject) => {
-      const asked = [...ready].filter((w) => w.isConnected())
-      const answers = new Map<Worker, unknown[]>()
-      const id = nextId++
-      const finish = (): void => {
-        clearTimeout(timer)
-        metricsWanted.delete(id)
-        try {
-          resolve(AggregatorRegistry.aggregate([...answers.values()] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics())
-        } catch (error) {
-          reject(error as Error)
-        }
-      }
-      const timer = setTimeout(finish, SIBLING_ACK_TIMEOUT_MS / 2)
-      timer.unref()
-      metricsWanted.set(id, (from, metrics) => {
-        answers.set(from, metrics)
-        if (answers.size === asked.length) finish()
-      })
-      for (const w of asked) send(w, { kagi: 'collect-metrics', id })
-      if (asked.length === 0) finish()
-    })
+  const collectMetrics = async (): Promise<string> => {
+    const replies = await gather([...ready].filter((w) => w.isConnected()), (id) => ({ kagi: 'collect-metrics', id }), SIBLING_ACK_TIMEOUT_MS / 2)
+    const metrics = replies.flatMap((r) => (r.kagi === 'metrics-json' ? [r.metrics] : []))
+    return AggregatorRegistry.aggregate(metrics as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics()
+  }
 
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isKagiMessage<WorkerMessage>(message)) return
@@ -128,23 +125,17 @@ export async function superviseWorkers(config: Readonly<Config>): Promise<void> 
         }
         return
       case 'revoked':
-        return relayRevocation(worker, message.id, message.serials)
-      case 'sibling-revoked-ack': {
-        const pending = pendingAcks.get(message.id)
-        if (pending && --pending.left === 0) {
-          pendingAcks.delete(message.id)
-          pending.done()
-        }
+        void relayRevocation(worker, message.id, message.serials)
         return
-      }
+      case 'sibling-revoked-ack':
+      case 'metrics-json':
+        awaited.get(message.id)?.(worker, message)
+        return
       case 'metrics':
         collectMetrics().then(
           (text) => send(worker, { kagi: 'metrics-text', id: message.id, text }),
           (error: Error) => send(worker, { kagi: 'metrics-text', id: message.id, error: error.message }),
         )
-        return
-      case 'metrics-json':
-        metricsWanted.get(message.id)?.(worker, message.metrics)
         return
     }
   }

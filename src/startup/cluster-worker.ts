@@ -27,16 +27,17 @@ export function joinCluster(services: KagiServices): ClusterChannel {
   }
   let nextId = 1
   const waiting = new Map<number, (message: PrimaryMessage) => void>()
-  const ask = <T>(message: WorkerMessage & { id: number }, answer: (reply: PrimaryMessage) => T, fallback: () => T): Promise<T> =>
-    new Promise<T>((resolve) => {
+  /** The primary's reply to `message`, or undefined when none came within SIBLING_ACK_TIMEOUT_MS. */
+  const ask = (message: WorkerMessage & { id: number }): Promise<PrimaryMessage | undefined> =>
+    new Promise((resolve) => {
       const timer = setTimeout(() => {
         waiting.delete(message.id)
-        resolve(fallback())
+        resolve(undefined)
       }, SIBLING_ACK_TIMEOUT_MS)
       waiting.set(message.id, (reply) => {
         clearTimeout(timer)
         waiting.delete(message.id)
-        resolve(answer(reply))
+        resolve(reply)
       })
       send(message)
     })
@@ -58,11 +59,16 @@ export function joinCluster(services: KagiServices): ClusterChannel {
   process.on('message', onMessage)
 
   services.siblings = {
-    revoked: (serials) => ask({ kagi: 'revoked', id: nextId++, serials: [...serials] }, () => undefined, () => undefined),
+    // Answered or timed out, the revocation goes on: NOTIFY reaches a process that did not answer.
+    revoked: async (serials) => {
+      await ask({ kagi: 'revoked', id: nextId++, serials: [...serials] })
+    },
   }
   services.metrics.joinCluster(async () => {
-    const reply = await ask({ kagi: 'metrics', id: nextId++ }, (r) => r, () => ({ kagi: 'metrics-text', id: 0, error: 'the primary did not answer' }) as PrimaryMessage)
-    if (reply.kagi !== 'metrics-text' || reply.text === undefined) throw new Error(`cannot aggregate the processes' metrics: ${reply.kagi === 'metrics-text' ? reply.error : 'unexpected answer'}`)
+    const reply = await ask({ kagi: 'metrics', id: nextId++ })
+    if (reply?.kagi !== 'metrics-text' || reply.text === undefined) {
+      throw new Error(`cannot aggregate the processes' metrics: ${reply === undefined ? 'the primary did not answer' : reply.kagi === 'metrics-text' ? reply.error : 'unexpected answer'}`)
+    }
     return reply.text
   })
   return {
