@@ -74,8 +74,11 @@ function fillBlocks(bytes: Buffer): Buffer {
  * The PKCS#12 key derivation (RFC 7292 Appendix B.2) with SHA-1: `length`
  * bytes of key material (id 1), IV (id 2) or MAC key (id 3) from the
  * password and salt. The password is its BMPString with the two-byte
- * terminator, so '' (ChromeOS ONC) is two zero bytes, as in node-forge,
- * openssl and Windows.
+ * terminator, also when empty ('' for ChromeOS ONC → 00 00). That is the
+ * encoding OpenSSL's PKCS12_create writes for an empty password; its reader
+ * tries the zero-length ("NULL") form first and then this one, and uses the
+ * one whose MAC verifies to decrypt the bags, so MAC and encryption must use
+ * the same form (they do: pkcs12.ts derives all three through here).
  */
 export function pkcs12Kdf(password: string, salt: Buffer, id: 1 | 2 | 3, iterations: number, length: number): Buffer {
   const bmp = Buffer.alloc((password.length + 1) * 2)

@@ -50,18 +50,6 @@ export interface Pkcs12Input {
 }
 
 /**
- * PKCS#12 KDF (RFC 7292 Appendix B.2) with SHA-1. The password is taken as a
- * BMPString with a trailing zero pair, also when empty ('' → 00 00). That is
- * the encoding OpenSSL's PKCS12_create writes for an empty password; its
- * reader tries the zero-length ("NULL") form first and then this one, and
- * uses the one whose MAC verifies to decrypt the bags, so MAC and encryption
- * must use the same form (they do: every derivation goes through here).
- */
-function kdf(password: string, salt: Buffer, id: 1 | 2 | 3, iterations: number, length: number): Buffer {
-  return pkcs12Kdf(password, salt, id, iterations, length)
-}
-
-/**
  * Encrypts with pbeWithSHAAnd3-KeyTripleDES-CBC (RFC 7292 Appendix B.2 and
  * C: key = KDF id 1, 24 bytes; IV = KDF id 2, 8 bytes; PKCS#5 padding).
  * Returns the AlgorithmIdentifier (with pkcs-12PbeParams) and the ciphertext.
@@ -73,7 +61,7 @@ function encrypt(
   random: (size: number) => Buffer,
 ): { algorithm: Buffer; ciphertext: Buffer } {
   const salt = random(SALT_LENGTH)
-  const cipher = createCipheriv('des-ede3-cbc', kdf(password, salt, 1, iterations, 24), kdf(password, salt, 2, iterations, 8))
+  const cipher = createCipheriv('des-ede3-cbc', pkcs12Kdf(password, salt, 1, iterations, 24), pkcs12Kdf(password, salt, 2, iterations, 8))
   return {
     algorithm: seq(oid(OID.pbeSha1TripleDes), seq(octets(salt), int(iterations))),
     ciphertext: Buffer.concat([cipher.update(plaintext), cipher.final()]),
@@ -144,7 +132,7 @@ export function buildPkcs12(input: Pkcs12Input): Buffer {
   // §4 MacData (computed as in §5.1): HMAC-SHA1 over the AuthenticatedSafe DER, key from KDF id 3
   // (Appendix B.3), 20 bytes. iterations DEFAULT 1 is omitted when 1 (DER).
   const macSalt = random(SALT_LENGTH)
-  const mac = createHmac('sha1', kdf(password, macSalt, 3, iterations, 20)).update(authSafe).digest()
+  const mac = createHmac('sha1', pkcs12Kdf(password, macSalt, 3, iterations, 20)).update(authSafe).digest()
   const macData = seq(
     seq(seq(oid(OID.sha1), nullValue()), octets(mac)),
     octets(macSalt),
