@@ -1,9 +1,9 @@
 import { chmodSync, constants as fsConstants, cpSync, readdirSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kysely } from 'kysely'
-import { kagiPackageDir } from '../package-dir.js'
+import { kagiPackageDir, packageAbove } from '../package-dir.js'
 import { pgliteStartParams } from './connect.js'
 import type { Database } from './database.js'
 import { migrateToLatest, migrationNames } from './migrator.js'
@@ -30,22 +30,15 @@ interface TemplateStamp {
   migrations: string[]
 }
 
-/** The installed PGlite's version (its package.json is not exported, so it is found beside the module). */
-async function pgliteVersion(): Promise<string> {
-  for (let dir = dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite'))); dirname(dir) !== dir; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === '@electric-sql/pglite' && pkg.version) return pkg.version
-    } catch {
-      // Not here: one level up.
-    }
-  }
-  throw new Error('cannot find the version of @electric-sql/pglite')
+/** The installed PGlite's version (its package.json is not exported, so it is found above the module). */
+function pgliteVersion(): string {
+  const found = packageAbove(fileURLToPath(import.meta.resolve('@electric-sql/pglite')), '@electric-sql/pglite')
+  if (!found || found.version === 'unknown') throw new Error('cannot find the version of @electric-sql/pglite')
+  return found.version
 }
 
 async function currentStamp(): Promise<TemplateStamp> {
-  const [pglite, migrations] = await Promise.all([pgliteVersion(), migrationNames()])
-  return { pglite, migrations }
+  return { pglite: pgliteVersion(), migrations: await migrationNames() }
 }
 
 /**
