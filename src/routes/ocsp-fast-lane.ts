@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
 import { toHttpError } from '../errors.js'
 import { logRequestLine } from '../log-requests.js'
 import type { KagiServices } from '../startup/services.js'
+import { answerOcspConnections, type OcspConnectionLane } from './ocsp-connections.js'
 import { MAX_OCSP_REQUEST_BYTES, ocspAnswerHeaders } from './ocsp.js'
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void
@@ -28,18 +29,22 @@ function takes(request: IncomingMessage, services: Pick<KagiServices, 'draining'
 }
 
 /**
- * POST /ocsp answered by Node's HTTP server before Fastify routes it.
+ * POST /ocsp answered by Node's HTTP server before Fastify routes it, on
+ * the connections Node's server holds (those that began with another
+ * request, HTTP/1.0; connections that begin with `POST /ocsp` are answered
+ * on kagi's own, ocsp-connections.ts, with the same answer).
  *
  * A fresh (nonce) OCSP answer is one ECDSA signature, about 35 µs here;
  * Fastify's routing, hooks and reply machinery around it cost some 10 % of
  * the server's CPU per answer (194–210 against 205–235 µs, measured with
  * process.cpuUsage per request under load, three alternating pairs), on a
- * route that VPN gateways ask on every connection. The lane does what the route does (ocspAnswerHeaders: the
- * metrics, "last seen", the headers; the same OcspService answer) and what
- * the app's hooks do for it (the request's duration metric, its debug log
- * line, the error table for a failure), and nothing else.
+ * route that VPN gateways ask on every connection. The lane does what the
+ * route does (ocspAnswerHeaders: the metrics, "last seen", the headers; the
+ * same OcspService answer) and what the app's hooks do for it (the request's
+ * duration metric, its debug log line, the error table for a failure), and
+ * nothing else.
  */
-export function ocspFastLane(services: Pick<KagiServices, 'draining' | 'metrics' | 'ocsp' | 'ocspChecks' | 'ocspTraffic'>, log: () => FastifyBaseLogger, fastify: Handler): Handler {
+function ocspFastLane(services: LaneServices, answer: LaneAnswer, fastify: Handler): Handler {
   return (request, response) => {
     if (!takes(request, services)) return fastify(request, response)
     const started = performance.now()
@@ -53,48 +58,69 @@ export function ocspFastLane(services: Pick<KagiServices, 'draining' | 'metrics'
     })
     // A client that goes away mid-body: nothing to answer.
     request.on('error', () => response.destroy())
-    request.on('end', () => void answer(body.subarray(0, received)))
+    request.on('end', () => {
+      void answer(body.subarray(0, received), started).then(({ status, headers, payload }) => {
+        if (response.destroyed) return
+        response.writeHead(status, { ...headers, 'content-length': String(payload.length) })
+        response.end(payload)
+      })
+    })
+  }
+}
 
-    const answer = async (der: Buffer): Promise<void> => {
-      services.ocspTraffic.record()
-      let status = 200
-      let headers: Record<string, string>
-      let payload: Buffer
-      try {
-        const reply = await services.ocsp.answer(der)
-        headers = ocspAnswerHeaders(services, 'POST', reply, false)
-        payload = reply.der
-      } catch (error) {
-        // The same answer the error handler gives a machine client (src/errors.ts), and the same log line.
-        const failure = toHttpError(error)
-        if (failure.internal) log().error({ err: error }, 'request failed')
-        else log().info({ code: failure.body.error.code, status: failure.status }, 'request refused')
-        status = failure.status
-        headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
-        payload = Buffer.from(JSON.stringify(failure.body))
-      }
-      if (response.destroyed) return
-      response.writeHead(status, { ...headers, 'content-length': String(payload.length) })
-      response.end(payload)
-      const ms = performance.now() - started
-      services.metrics.request('POST', ROUTE, status, ms / 1000)
-      logRequestLine(log(), { method: 'POST', url: ROUTE, route: ROUTE, status, ms })
+type LaneServices = Pick<KagiServices, 'draining' | 'metrics' | 'ocsp' | 'ocspChecks' | 'ocspTraffic'>
+
+/**
+ * The lane's answer to one request body, whichever way the request came
+ * (Node's request above, or kagi's own connection in ocsp-connections.ts):
+ * the OCSP answer with its headers, or the error table's for a failure, and
+ * what the app's hooks would do for it (the duration metric, the log line).
+ * It never rejects.
+ */
+type LaneAnswer = OcspConnectionLane['answer']
+
+function laneAnswer(services: LaneServices, log: () => FastifyBaseLogger): LaneAnswer {
+  return async (der, started) => {
+    services.ocspTraffic.record()
+    let status = 200
+    let headers: Record<string, string>
+    let payload: Buffer
+    try {
+      const reply = await services.ocsp.answer(der)
+      headers = ocspAnswerHeaders(services, 'POST', reply, false)
+      payload = reply.der
+    } catch (error) {
+      // The same answer the error handler gives a machine client (src/errors.ts), and the same log line.
+      const failure = toHttpError(error)
+      if (failure.internal) log().error({ err: error }, 'request failed')
+      else log().info({ code: failure.body.error.code, status: failure.status }, 'request refused')
+      status = failure.status
+      headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
+      payload = Buffer.from(JSON.stringify(failure.body))
     }
+    const ms = performance.now() - started
+    services.metrics.request('POST', ROUTE, status, ms / 1000)
+    logRequestLine(log(), { method: 'POST', url: ROUTE, route: ROUTE, status, ms })
+    return { status, headers, payload }
   }
 }
 
 /**
  * Fastify's `serverFactory`: the HTTP server Fastify would make (its
  * timeouts included, as in fastify/lib/server.js), with the OCSP lane in
- * front of Fastify's handler.
+ * front of Fastify's handler, and kagi's own OCSP connections in front of
+ * the server's (unless requests per socket are limited).
  */
-export function serverWithOcspLane(services: Parameters<typeof ocspFastLane>[0], log: () => FastifyBaseLogger) {
+export function serverWithOcspLane(services: LaneServices, log: () => FastifyBaseLogger) {
   return (handler: Handler, options: FastifyServerOptions): http.Server => {
-    const server = http.createServer(ocspFastLane(services, log, handler))
+    const answer = laneAnswer(services, log)
+    const server = http.createServer(ocspFastLane(services, answer, handler))
     server.keepAliveTimeout = options.keepAliveTimeout!
     server.requestTimeout = options.requestTimeout!
     server.setTimeout(options.connectionTimeout!)
     if (options.maxRequestsPerSocket! > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket!
+    // kagi's own OCSP connections count no requests per socket: with such a limit set, Node's server has them all.
+    else answerOcspConnections(server, { answer, draining: () => services.draining })
     return server
   }
 }

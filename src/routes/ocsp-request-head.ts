@@ -1,0 +1,80 @@
+import { MAX_OCSP_REQUEST_BYTES } from './ocsp.js'
+
+/**
+ * The one request head kagi's OCSP connections answer themselves
+ * (ocsp-connections.ts): `POST /ocsp HTTP/1.1` with a Host, a Content-Length
+ * and `Content-Type: application/ocsp-request`, what openssl, PAN-OS and
+ * curl send. It is read strictly, more strictly than Node's parser (llhttp):
+ * anything this reader is not sure of is left to Node's HTTP server with the
+ * very bytes that came, so the two never frame a request differently
+ * (request smuggling, RFC 9112 §11.2) and every odd case still gets Node's
+ * and Fastify's answer (400, 413, 415, 431, chunked bodies, Expect).
+ */
+export const OCSP_REQUEST_LINE = 'POST /ocsp HTTP/1.1\r\n'
+
+/** Node's default --max-http-header-size: a longer head goes to Node, which answers 431. */
+export const MAX_HEAD_BYTES = 16 * 1024
+
+/** RFC 9110 §5.6.2 token characters: a header name is one or more of these. */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** A field value (RFC 9110 §5.5): visible characters, spaces and tabs; no CR, LF, NUL or other controls. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+/** Headers whose presence means a case for Node: another framing or coding of the body, an upgrade, an interim answer. */
+const LEFT_TO_NODE = new Set(['transfer-encoding', 'content-encoding', 'expect', 'upgrade'])
+
+export interface OcspRequestHead {
+  /** The body's length in bytes: 1 to MAX_OCSP_REQUEST_BYTES. */
+  contentLength: number
+  /** The client asked to close the connection after the answer (`Connection: close`, RFC 9112 §9.6). */
+  close: boolean
+}
+
+/**
+ * Whether the bytes received so far can still begin the request line above:
+ * a connection that cannot is given to Node at its first bytes.
+ */
+export function mayBeOcspRequest(received: Buffer): boolean {
+  const n = Math.min(received.length, OCSP_REQUEST_LINE.length)
+  return received.toString('latin1', 0, n) === OCSP_REQUEST_LINE.slice(0, n)
+}
+
+/**
+ * Reads a complete head (the bytes before the blank line, without it).
+ * Undefined means "not the plain case": the connection goes to Node as it is.
+ */
+export function readOcspRequestHead(head: string): OcspRequestHead | undefined {
+  if (!head.startsWith(OCSP_REQUEST_LINE)) return undefined
+  let contentLength: number | undefined
+  let contentType: string | undefined
+  let hosts = 0
+  let close = false
+  for (const line of head.slice(OCSP_REQUEST_LINE.length).split('\r\n')) {
+    const colon = line.indexOf(':')
+    // No colon, a bare CR or LF, or a line folded onto the one before (obs-fold, RFC 9112 §5.2): Node decides.
+    if (colon <= 0) return undefined
+    const name = line.slice(0, colon)
+    if (!FIELD_NAME.test(name)) return undefined
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
+    if (!FIELD_VALUE.test(value)) return undefined
+    const lower = name.toLowerCase()
+    if (LEFT_TO_NODE.has(lower)) return undefined
+    if (lower === 'content-length') {
+      // Exactly one, digits only (RFC 9112 §6.3: a list or a repeat is an error there, and Node's to report).
+      if (contentLength !== undefined || !/^\d{1,5}$/.test(value)) return undefined
+      contentLength = Number(value)
+    } else if (lower === 'content-type') {
+      if (contentType !== undefined) return undefined
+      contentType = value.toLowerCase()
+    } else if (lower === 'host') {
+      hosts++
+    } else if (lower === 'connection') {
+      const options = value.toLowerCase().split(',').map((option) => option.trim())
+      if (options.includes('upgrade')) return undefined
+      if (options.includes('close')) close = true
+    }
+  }
+  // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (Node answers 400 otherwise).
+  if (hosts !== 1 || contentType !== 'application/ocsp-request') return undefined
+  if (contentLength === undefined || contentLength < 1 || contentLength > MAX_OCSP_REQUEST_BYTES) return undefined
+  return { contentLength, close }
+}
