@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +10,7 @@ import { initCa } from '../src/startup/ca-loader.js'
 import { createServices, type KagiServices } from '../src/startup/services.js'
 import { memoryDatabase } from './memory-database.js'
 import { progress } from './progress.js'
+import { startKagiServe, stopKagiServe } from './kagi-serve.js'
 
 /** kagi running inside the bench process for one phase. */
 export interface BenchKagi {
@@ -39,29 +39,24 @@ const BENCH_ENV = { KAGI_CA_PASSPHRASE: 'bench-passphrase-0123456789', KAGI_PUBL
 export async function startClusterServer(databaseUrl: string, workers: number): Promise<{ origin: string; stop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kagi-bench-cluster-'))
   const port = 20000 + Math.floor(Math.random() * 20000)
-  const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
-  const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { PATH: process.env.PATH, HOME: dataDir, ...BENCH_ENV, DATABASE_URL: databaseUrl, KAGI_DATA_DIR: dataDir, KAGI_WORKERS: String(workers), HOST: '127.0.0.1', PORT: String(port), KAGI_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('exit', r))
+  try {
+    const { child, origin } = await startKagiServe(
+      { PATH: process.env.PATH, HOME: dataDir, ...BENCH_ENV, DATABASE_URL: databaseUrl, KAGI_DATA_DIR: dataDir, KAGI_WORKERS: String(workers), KAGI_LOG_LEVEL: 'warn' },
+      port,
+    )
+    // The first process answers /readyz before the others have started (the primary logs when all have; the bench reads no logs): 3 s more.
+    await new Promise((r) => setTimeout(r, 3000))
+    return {
+      origin,
+      async stop() {
+        await stopKagiServe(child)
+        rmSync(dataDir, { recursive: true, force: true })
+      },
     }
+  } catch (error) {
     rmSync(dataDir, { recursive: true, force: true })
+    throw error
   }
-  const origin = `http://127.0.0.1:${port}`
-  // The first process answers /readyz before the others have started (the primary logs when all have; the bench reads no logs): 3 s more.
-  for (let i = 0; i < 600; i++) {
-    if (await fetch(`${origin}/readyz`).then((r) => r.ok, () => false)) {
-      await new Promise((r) => setTimeout(r, 3000))
-      return { origin, stop }
-    }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  await stop()
-  throw new Error('kagi serve (KAGI_WORKERS) did not become ready in 30 s')
 }
 
 export async function startBenchKagi(dataDir: string, databaseUrl: string | undefined): Promise<BenchKagi> {

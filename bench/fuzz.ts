@@ -1,5 +1,5 @@
 import 'reflect-metadata'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { mutate, prng, type Rng } from '../test/support/der-mutations.js'
 import { csrFor, newRequester, pkiMessage } from '../test/support/scep-request.js'
 import { freshDatabase } from './fresh-database.js'
 import { progress } from './progress.js'
+import { KAGI_BIN, startKagiServe, stopKagiServe } from './kagi-serve.js'
 
 /**
  * `npm run fuzz`: FUZZ_CASES (default 10,000) random, truncated and mutated
@@ -28,7 +29,7 @@ const IN_FLIGHT = 8
 const SOURCES = 200
 /** Heap after the run, idle for a while, may exceed the baseline by this much (caches that were meant to fill, V8 slack). */
 const MEMORY_SLACK = 32 * 1024 * 1024
-const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
+const bin = KAGI_BIN
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
 
 interface Target {
@@ -112,10 +113,10 @@ async function main(): Promise<void> {
   const admin = token('admin')
   const mdm = token('mdm')
   // FUZZ_LOG_LEVEL=error shows the server's log (the stack of any 5xx) on this terminal.
-  const child = spawn(process.execPath, [bin, 'serve'], { env, stdio: ['ignore', process.env.FUZZ_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'] })
+  let server: ChildProcess | undefined
   let failures = 0
   try {
-    for (let i = 0; i < 300 && !(await fetch(`${origin}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100))
+    const child = (server = (await startKagiServe(env, port, { stdout: process.env.FUZZ_LOG_LEVEL ? 'inherit' : 'ignore' })).child)
 
     progress('seeds: a CSR, an OCSP request, a SAML response, an MDM query, a SCEP PKCSReq')
     sh('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=fuzz'])
@@ -225,8 +226,7 @@ async function main(): Promise<void> {
     say(`result: ${failures} 5xx or dropped connections (status 0 = refused by Node's HTTP client, never sent); server ${alive ? 'up and ready' : 'DOWN'}; memory ${memoryOk ? 'back to baseline' : 'NOT back to baseline'}`)
     if (failures > 0 || !alive || !memoryOk) process.exitCode = 1
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))
+    if (server) await stopKagiServe(server)
     await fresh?.drop()
     rmSync(dir, { recursive: true, force: true })
   }

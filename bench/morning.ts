@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { plan } from './plan.js'
 import { progress } from './progress.js'
 import { record } from './results.js'
 import { TARGET_MORNING, TARGETS } from './targets.js'
+import { KAGI_BIN, startKagiServe, stopKagiServe } from './kagi-serve.js'
 
 /**
  * Issue 15, "the enrollment morning": a `kagi serve` idles (its RSA key pool
@@ -72,7 +73,7 @@ interface MorningResult {
   rssMb: number
 }
 
-const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
+const bin = KAGI_BIN
 
 const run = promisify(execFile)
 
@@ -117,8 +118,9 @@ async function morningRun(prepared: Prepared, scenario: { idleS: number; count: 
   let child: ChildProcess | undefined
   try {
     const port = 20000 + Math.floor(Math.random() * 20000)
-    child = await startServer(env, port)
-    const origin = `http://127.0.0.1:${port}`
+    const server = await startKagiServe(env, port)
+    child = server.child
+    const origin = server.origin
     progress(`morning (${label}): idle for ${scenario.idleS} s`)
     await sleep(scenario.idleS * 1000)
     const before = await poolMetrics(origin)
@@ -168,25 +170,8 @@ async function morningRun(prepared: Prepared, scenario: { idleS: number; count: 
       rssMb,
     }
   } finally {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM')
-      // Killed after 15 s; the timer is cleared once it exits, so that it does not hold the bench for those 15 s.
-      const stopping = child
-      const kill = setTimeout(() => stopping.kill('SIGKILL'), 15_000)
-      await new Promise((r) => stopping.once('exit', r))
-      clearTimeout(kill)
-    }
+    if (child) await stopKagiServe(child)
   }
-}
-
-async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'inherit', 'inherit'] })
-  for (let i = 0; i < 1200; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return child
-    await sleep(25)
-  }
-  child.kill('SIGKILL')
-  throw new Error('kagi serve did not become ready in 30 s')
 }
 
 /** The key pool's figures from GET /metrics (open: the bench sets no KAGI_METRICS_TOKEN). */

@@ -1,6 +1,6 @@
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { generateKeyPair, webcrypto } from 'node:crypto'
 import { promisify } from 'node:util'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -15,6 +15,7 @@ import { freshDatabase } from './fresh-database.js'
 import { plan } from './plan.js'
 import { record, RESULTS_FILE, startResults, writeResults } from './results.js'
 import { TARGETS } from './targets.js'
+import { KAGI_BIN, startKagiServe, stopKagiServe } from './kagi-serve.js'
 
 /**
  * `npm run bench`: kagi's throughput and start-up, each next to a peer run on
@@ -37,7 +38,7 @@ import { TARGETS } from './targets.js'
  */
 x509.cryptoProvider.set(webcrypto as Crypto)
 const SECONDS = plan.seconds
-const bin = join(import.meta.dirname, '..', 'bin', 'kagi.js')
+const bin = KAGI_BIN
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
 import { progress } from './progress.js'
 
@@ -94,20 +95,9 @@ function rssPeakKb(pid: number): number {
   }
 }
 
-async function startServer(env: NodeJS.ProcessEnv, port: number): Promise<{ child: ChildProcess; readyMs: number }> {
-  const t0 = performance.now()
-  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...env, PORT: String(port), KAGI_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] })
-  for (let i = 0; i < 600; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return { child, readyMs: performance.now() - t0 }
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  child.kill('SIGKILL')
-  throw new Error('kagi serve did not become ready in 15 s')
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  child.kill('SIGTERM')
-  await new Promise((r) => child.once('exit', r))
+/** `kagi serve` as the start-up figures take it: 15 s to become ready, warnings only. */
+function startServer(env: NodeJS.ProcessEnv, port: number): ReturnType<typeof startKagiServe> {
+  return startKagiServe({ ...env, KAGI_LOG_LEVEL: 'warn' }, port, { timeoutMs: 15_000 })
 }
 
 /** `npm start` on a fresh clone: `kagi serve` on an empty data directory (and an empty database), which creates the CA. */
@@ -116,7 +106,7 @@ async function firstStart(base: NodeJS.ProcessEnv): Promise<number> {
   const fresh = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, 'bench_first') : undefined
   try {
     const { child, readyMs } = await startServer({ ...base, KAGI_DATA_DIR: dataDir, DATABASE_URL: fresh?.url }, 20000 + Math.floor(Math.random() * 20000))
-    await stop(child)
+    await stopKagiServe(child)
     return readyMs
   } catch {
     // startServer gave up (15 s) and killed it: a figure, not a reason to skip the rest of the bench.
@@ -198,10 +188,10 @@ async function main(): Promise<void> {
         maxRequests: 5000,
       })
       const rssMb = rssPeakKb(child.pid!) / 1024
-      await stop(child)
+      await stopKagiServe(child)
       progress('restart: time to ready on an existing database')
       const restart = await startServer(env, port + 1)
-      await stop(restart.child)
+      await stopKagiServe(restart.child)
       let csrWorkersRun: LoadResult | undefined
       if (env.DATABASE_URL && plan.workers > 1) {
         progress(`issuing from CSRs for ${SECONDS} s with KAGI_WORKERS=${plan.workers}`)
@@ -214,7 +204,7 @@ async function main(): Promise<void> {
           await load({ url: workersUrl, method: 'POST', headers, body: (i) => JSON.stringify({ profile: 'user', user: `warm${i % 50}@example.com`, csr: csrs[i % csrs.length] }), concurrency: 32, seconds: 1, maxRequests: 2000 })
           csrWorkersRun = await load({ url: workersUrl, method: 'POST', headers, body: (i) => JSON.stringify({ profile: 'user', user: `user${i % 800}@example.com`, csr: csrs[i % csrs.length] }), concurrency: 64, seconds: SECONDS, maxRequests: 500_000 })
         } finally {
-          await stop(cluster.child)
+          await stopKagiServe(cluster.child)
         }
       }
       progress('openssl peers')
