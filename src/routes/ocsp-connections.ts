@@ -118,13 +118,19 @@ class Connection {
 
   private received(chunk: Buffer): void {
     this.buffered = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk
-    if (this.requestTimer === undefined) {
-      // The first bytes of a request: all of it must come within the server's headersTimeout (slow clients).
-      this.socket.setTimeout(0)
-      this.requestTimer = setTimeout(() => this.socket.destroy(), this.server.headersTimeout || 60_000)
-      this.requestTimer.unref()
-    }
     this.next()
+  }
+
+  /**
+   * Part of a request is here (just read, or left behind a pipelined one):
+   * all of it must come within the server's headersTimeout of its first
+   * bytes, or the connection closes (slow clients, as Node's server does).
+   */
+  private awaitRest(): void {
+    if (this.requestTimer !== undefined) return
+    this.socket.setTimeout(0)
+    this.requestTimer = setTimeout(() => this.socket.destroy(), this.server.headersTimeout || 60_000)
+    this.requestTimer.unref()
   }
 
   /** Answers the next whole request buffered, gives the connection to Node, or waits for more bytes. */
@@ -134,13 +140,13 @@ class Connection {
     if (!mayBeOcspRequest(bytes) || this.lane.draining()) return this.toNode()
     const end = bytes.indexOf(HEAD_END)
     if (end < 0) {
-      if (bytes.length > MAX_HEAD_BYTES) this.toNode()
-      return
+      if (bytes.length > MAX_HEAD_BYTES) return this.toNode()
+      return this.awaitRest()
     }
     const head = readOcspRequestHead(bytes.toString('latin1', 0, end))
     if (!head) return this.toNode()
     const bodyStart = end + HEAD_END.length
-    if (bytes.length < bodyStart + head.contentLength) return
+    if (bytes.length < bodyStart + head.contentLength) return this.awaitRest()
     const started = performance.now()
     // A copy: the rest of `bytes` (a pipelined request) must not pin or share this body.
     const body = Buffer.from(bytes.subarray(bodyStart, bodyStart + head.contentLength))

@@ -1,10 +1,9 @@
 import 'reflect-metadata'
 import net from 'node:net'
-import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { createLogger } from '../../src/log.js'
 import { build } from '../helper.js'
-import { opensslCsr, run, tempDir } from '../support/openssl.js'
+import { ocspFixture } from '../support/ocsp-fixture.js'
 
 /**
  * POST /ocsp is answered by routes/ocsp-fast-lane.ts on a listening server
@@ -20,21 +19,7 @@ t.test('the OCSP fast lane', async (t) => {
   const port = (app.server.address() as { port: number }).port
   const origin = `http://127.0.0.1:${port}`
 
-  const dir = tempDir(t)
-  const csr = opensslCsr(dir.dir, 'ec:P-256')
-  const issued = await app.inject({ method: 'POST', url: '/api/v1/certificates', headers: as.admin, payload: { profile: 'user', user: 'lane@example.com', csr } })
-  t.equal(issued.statusCode, 201)
-  const leaf = dir.file('leaf.pem', issued.json().certificate)
-  const [issuingPem, rootPem] = services.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!
-  const issuing = dir.file('issuing.pem', issuingPem!)
-  const root = dir.file('root.pem', rootPem!)
-  t.equal(run('openssl', ['ocsp', '-issuer', issuing, '-cert', leaf, '-nonce', '-reqout', `${dir.dir}/nonce.der`]).status, 0)
-  const nonceRequest = readFileSync(`${dir.dir}/nonce.der`)
-  /** What openssl makes of an answer: verified against kagi's root, and the leaf's status. */
-  const verdict = (name: string, der: Buffer): string => {
-    const r = run('openssl', ['ocsp', '-respin', dir.file(name, der), '-issuer', issuing, '-cert', leaf, '-CAfile', root, '-verify_other', issuing, '-no_nonce'])
-    return `${r.stdout}${r.stderr}`
-  }
+  const { nonceRequest, verdict } = await ocspFixture(t, app, services, as.admin, 'lane@example.com')
   /** The request lines logged for POST /ocsp since `from`: whether each carries Fastify's request id. */
   const answeredBy = (from: number): string[] =>
     lines.slice(from).filter((l) => l.msg === 'request' && l.url === '/ocsp').map((l) => (l.reqId === undefined ? 'lane' : 'fastify'))
