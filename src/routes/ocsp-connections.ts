@@ -139,10 +139,9 @@ class Connection {
     if (this.busy || this.ending || !bytes) return
     if (!mayBeOcspRequest(bytes) || this.lane.draining()) return this.toNode()
     const end = bytes.indexOf(HEAD_END)
-    if (end < 0) {
-      if (bytes.length > MAX_HEAD_BYTES) return this.toNode()
-      return this.awaitRest()
-    }
+    // A head longer than Node's limit, whole or not, is Node's to refuse (431).
+    if (end < 0 ? bytes.length > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES) return this.toNode()
+    if (end < 0) return this.awaitRest()
     const head = readOcspRequestHead(bytes.toString('latin1', 0, end))
     if (!head) return this.toNode()
     const bodyStart = end + HEAD_END.length

@@ -70,6 +70,8 @@ function ocspFastLane(services: LaneServices, answer: LaneAnswer, fastify: Handl
 
 type LaneServices = Pick<KagiServices, 'draining' | 'metrics' | 'ocsp' | 'ocspChecks' | 'ocspTraffic'>
 
+type LaneAnswer = OcspConnectionLane['answer']
+
 /**
  * The lane's answer to one request body, whichever way the request came
  * (Node's request above, or kagi's own connection in ocsp-connections.ts):
@@ -77,8 +79,6 @@ type LaneServices = Pick<KagiServices, 'draining' | 'metrics' | 'ocsp' | 'ocspCh
  * what the app's hooks would do for it (the duration metric, the log line).
  * It never rejects.
  */
-type LaneAnswer = OcspConnectionLane['answer']
-
 function laneAnswer(services: LaneServices, log: () => FastifyBaseLogger): LaneAnswer {
   return async (der, started) => {
     services.ocspTraffic.record()
