@@ -31,8 +31,9 @@ function takes(request: IncomingMessage, services: Pick<KagiServices, 'draining'
 /**
  * POST /ocsp answered by Node's HTTP server before Fastify routes it, on
  * the connections Node's server holds (those that began with another
- * request, HTTP/1.0; connections that begin with `POST /ocsp` are answered
- * on kagi's own, ocsp-connections.ts, with the same answer).
+ * request, or with a head kagi's own reader leaves to Node; connections
+ * that begin with a plain `POST /ocsp` are answered on kagi's own,
+ * ocsp-connections.ts, with the same answer).
  *
  * A fresh (nonce) OCSP answer is one ECDSA signature, about 35 µs here;
  * Fastify's routing, hooks and reply machinery around it cost some 10 % of

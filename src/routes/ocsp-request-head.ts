@@ -2,15 +2,17 @@ import { MAX_OCSP_REQUEST_BYTES } from './ocsp.js'
 
 /**
  * The one request head kagi's OCSP connections answer themselves
- * (ocsp-connections.ts): `POST /ocsp HTTP/1.1` with a Host, a Content-Length
- * and `Content-Type: application/ocsp-request`, what openssl, PAN-OS and
- * curl send. It is read strictly, more strictly than Node's parser (llhttp):
- * anything this reader is not sure of is left to Node's HTTP server with the
- * very bytes that came, so the two never frame a request differently
- * (request smuggling, RFC 9112 §11.2) and every odd case still gets Node's
- * and Fastify's answer (400, 413, 415, 431, chunked bodies, Expect).
+ * (ocsp-connections.ts): `POST /ocsp` in HTTP/1.1 with a Host, or HTTP/1.0
+ * (what `openssl ocsp` sends), with a Content-Length and `Content-Type:
+ * application/ocsp-request`. It is read strictly, more strictly than Node's
+ * parser (llhttp): anything this reader is not sure of is left to Node's
+ * HTTP server with the very bytes that came, so the two never frame a
+ * request differently (request smuggling, RFC 9112 §11.2) and every odd
+ * case still gets Node's and Fastify's answer (400, 413, 415, 431, chunked
+ * bodies, Expect).
  */
-export const OCSP_REQUEST_LINE = 'POST /ocsp HTTP/1.1\r\n'
+const HTTP_1_1 = 'POST /ocsp HTTP/1.1\r\n'
+const HTTP_1_0 = 'POST /ocsp HTTP/1.0\r\n'
 
 /** Node's default --max-http-header-size: a longer head goes to Node, which answers 431. */
 export const MAX_HEAD_BYTES = 16 * 1024
@@ -25,17 +27,21 @@ const LEFT_TO_NODE = new Set(['transfer-encoding', 'content-encoding', 'expect',
 export interface OcspRequestHead {
   /** The body's length in bytes: 1 to MAX_OCSP_REQUEST_BYTES. */
   contentLength: number
-  /** The client asked to close the connection after the answer (`Connection: close`, RFC 9112 §9.6). */
+  /**
+   * The connection closes after the answer: HTTP/1.1 with `Connection:
+   * close`, or HTTP/1.0 without `Connection: keep-alive` (RFC 9112 §9.3 and
+   * Appendix C.2.2).
+   */
   close: boolean
 }
 
 /**
- * Whether the bytes received so far can still begin the request line above:
- * a connection that cannot is given to Node at its first bytes.
+ * Whether the bytes received so far can still begin one of the request
+ * lines above: a connection that cannot is given to Node at its first bytes.
  */
 export function mayBeOcspRequest(received: Buffer): boolean {
-  const n = Math.min(received.length, OCSP_REQUEST_LINE.length)
-  return received.toString('latin1', 0, n) === OCSP_REQUEST_LINE.slice(0, n)
+  const text = received.toString('latin1', 0, Math.min(received.length, HTTP_1_1.length))
+  return HTTP_1_1.startsWith(text) || HTTP_1_0.startsWith(text)
 }
 
 /**
@@ -43,12 +49,14 @@ export function mayBeOcspRequest(received: Buffer): boolean {
  * Undefined means "not the plain case": the connection goes to Node as it is.
  */
 export function readOcspRequestHead(head: string): OcspRequestHead | undefined {
-  if (!head.startsWith(OCSP_REQUEST_LINE)) return undefined
+  const http10 = head.startsWith(HTTP_1_0)
+  if (!http10 && !head.startsWith(HTTP_1_1)) return undefined
   let contentLength: number | undefined
   let contentType: string | undefined
   let hosts = 0
   let close = false
-  for (const line of head.slice(OCSP_REQUEST_LINE.length).split('\r\n')) {
+  let keepAlive = false
+  for (const line of head.slice(HTTP_1_1.length).split('\r\n')) {
     const colon = line.indexOf(':')
     // No colon, a bare CR or LF, or a line folded onto the one before (obs-fold, RFC 9112 §5.2): Node decides.
     if (colon <= 0) return undefined
@@ -71,10 +79,12 @@ export function readOcspRequestHead(head: string): OcspRequestHead | undefined {
       const options = value.toLowerCase().split(',').map((option) => option.trim())
       if (options.includes('upgrade')) return undefined
       if (options.includes('close')) close = true
+      if (options.includes('keep-alive')) keepAlive = true
     }
   }
-  // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (Node answers 400 otherwise).
-  if (hosts !== 1 || contentType !== 'application/ocsp-request') return undefined
+  // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (Node answers 400 otherwise); HTTP/1.0 at most one.
+  if (http10 ? hosts > 1 : hosts !== 1) return undefined
+  if (contentType !== 'application/ocsp-request') return undefined
   if (contentLength === undefined || contentLength < 1 || contentLength > MAX_OCSP_REQUEST_BYTES) return undefined
-  return { contentLength, close }
+  return { contentLength, close: close || (http10 && !keepAlive) }
 }

@@ -67,6 +67,26 @@ t.test('OCSP on kagi\'s own connections', async (t) => {
     t.ok(c.closed && !c.gaveUp, 'kagi closed the connection after its answer')
   })
 
+  await t.test('ok/http-1.0-as-openssl-sends-it', async (t) => {
+    const c = await Conversation.open(port)
+    c.write(Buffer.concat([Buffer.from(`POST /ocsp HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${nonceRequest.length}\r\n\r\n`, 'latin1'), nonceRequest]))
+    const a = await c.answer()
+    t.equal(a.status, 200)
+    t.match(a.head, /\r\ndate: /, 'answered by kagi')
+    t.match(a.head, /\r\nconnection: close$/, 'HTTP/1.0 without keep-alive: closed after the answer')
+    t.ok(verified('http10.der', a.body))
+    await c.closing
+    t.ok(c.closed && !c.gaveUp)
+    const kept = await Conversation.open(port)
+    kept.write(Buffer.concat([Buffer.from(`POST /ocsp HTTP/1.0\r\nConnection: keep-alive\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${nonceRequest.length}\r\n\r\n`, 'latin1'), nonceRequest]))
+    const first = await kept.answer()
+    t.match(first.head, /\r\nconnection: keep-alive\r\n/)
+    kept.write(Buffer.concat([Buffer.from(`POST /ocsp HTTP/1.0\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${nonceRequest.length}\r\n\r\n`, 'latin1'), nonceRequest]))
+    t.ok(verified('http10-second.der', (await kept.answer()).body), 'a second request on the kept connection')
+    await kept.closing
+    t.ok(kept.closed && !kept.gaveUp, 'closed after the one that did not ask to keep it')
+  })
+
   await t.test('ok/other-requests-go-to-node-with-their-bytes', async (t) => {
     // A connection that starts with something else is Node's from its first bytes.
     const health = await Conversation.open(port)

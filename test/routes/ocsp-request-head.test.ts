@@ -11,12 +11,21 @@ t.test('ok/the-plain-case', async (t) => {
   t.same(readOcspRequestHead(head('host: x', 'CONTENT-TYPE: Application/OCSP-Request', 'content-length:   7  ', 'User-Agent: PAN-OS', 'Accept: */*')), { contentLength: 7, close: false }, 'names and the type in any case, spaces around values, other headers ignored')
 })
 
+t.test('ok/http-1.0', async (t) => {
+  const head10 = (...headers: string[]): string => ['POST /ocsp HTTP/1.0', ...headers].join('\r\n')
+  t.same(readOcspRequestHead(head10('Host: 127.0.0.1', 'Content-Type: application/ocsp-request', 'Content-Length: 124')), { contentLength: 124, close: true }, 'openssl ocsp\'s head: closed after the answer')
+  t.same(readOcspRequestHead(head10('Content-Type: application/ocsp-request', 'Content-Length: 5', 'Connection: keep-alive')), { contentLength: 5, close: false }, 'no Host is allowed in 1.0; keep-alive asked for')
+  t.equal(readOcspRequestHead(head10('Host: a', 'Host: b', 'Content-Type: application/ocsp-request', 'Content-Length: 5')), undefined, 'two Hosts')
+})
+
 t.test('ok/prefixes', async (t) => {
   t.ok(mayBeOcspRequest(Buffer.from('PO')))
   t.ok(mayBeOcspRequest(Buffer.from('POST /ocsp HTTP/1.1\r\nHost')))
   t.notOk(mayBeOcspRequest(Buffer.from('GET ')))
   t.notOk(mayBeOcspRequest(Buffer.from('POST /ocsp?x')))
-  t.notOk(mayBeOcspRequest(Buffer.from('POST /ocsp HTTP/1.0\r\n')), 'HTTP/1.0 (other keep-alive rules) is Node\'s')
+  t.ok(mayBeOcspRequest(Buffer.from('POST /ocsp HTTP/1.0\r\n')), 'HTTP/1.0, as openssl ocsp sends')
+  t.notOk(mayBeOcspRequest(Buffer.from('POST /ocsp HTTP/1.2')))
+  t.notOk(mayBeOcspRequest(Buffer.from('POST /ocsp HTTP/1.1\n')), 'a bare LF ending the request line')
   t.notOk(mayBeOcspRequest(Buffer.from('\x16\x03\x01')), 'a TLS ClientHello')
 })
 
