@@ -29,7 +29,6 @@ const IN_FLIGHT = 8
 const SOURCES = 200
 /** Heap after the run, idle for a while, may exceed the baseline by this much (caches that were meant to fill, V8 slack). */
 const MEMORY_SLACK = 32 * 1024 * 1024
-const bin = KAGI_BIN
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
 
 interface Target {
@@ -108,7 +107,7 @@ async function main(): Promise<void> {
   }
   const fresh = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, 'fuzz') : undefined
   if (fresh) env.DATABASE_URL = fresh.url
-  const token = (role: string) => spawnSync(process.execPath, [bin, 'token', 'create', '--role', role, '--name', `fuzz-${role}`], { env, encoding: 'utf8' }).stdout.trim().split('\n').pop()!
+  const token = (role: string) => spawnSync(process.execPath, [KAGI_BIN, 'token', 'create', '--role', role, '--name', `fuzz-${role}`], { env, encoding: 'utf8' }).stdout.trim().split('\n').pop()!
   progress('creating the CA and tokens')
   const admin = token('admin')
   const mdm = token('mdm')

@@ -73,7 +73,6 @@ interface MorningResult {
   rssMb: number
 }
 
-const bin = KAGI_BIN
 
 const run = promisify(execFile)
 
@@ -103,8 +102,8 @@ async function prepare(databaseUrl: string | undefined, extraEnv: NodeJS.Process
   }
   try {
     // Bounded: a CLI that hangs fails the phase instead of holding the run.
-    await run(process.execPath, [bin, 'ca', 'init'], { env, timeout: 120_000 })
-    const token = (await run(process.execPath, [bin, 'token', 'create', '--role', 'mdm', '--name', 'morning'], { env, encoding: 'utf8', timeout: 120_000 })).stdout.trim().split('\n').pop()!
+    await run(process.execPath, [KAGI_BIN, 'ca', 'init'], { env, timeout: 120_000 })
+    const token = (await run(process.execPath, [KAGI_BIN, 'token', 'create', '--role', 'mdm', '--name', 'morning'], { env, encoding: 'utf8', timeout: 120_000 })).stdout.trim().split('\n').pop()!
     return { env, token, cleanup }
   } catch (error) {
     await cleanup()

@@ -38,7 +38,6 @@ import { KAGI_BIN, startKagiServe, stopKagiServe } from './kagi-serve.js'
  */
 x509.cryptoProvider.set(webcrypto as Crypto)
 const SECONDS = plan.seconds
-const bin = KAGI_BIN
 const say = (line: string): void => void process.stdout.write(`${line}\n`)
 import { progress } from './progress.js'
 
@@ -155,8 +154,8 @@ async function main(): Promise<void> {
     progress('first start on an empty data directory (creates the database and the CA)')
     const firstStartMs = await firstStart(env)
     progress('creating CA and token')
-    spawnSync(process.execPath, [bin, 'ca', 'init'], { env, stdio: 'ignore' })
-    const tokenRun = spawnSync(process.execPath, [bin, 'token', 'create', '--role', 'admin', '--name', 'bench'], { env, encoding: 'utf8' })
+    spawnSync(process.execPath, [KAGI_BIN, 'ca', 'init'], { env, stdio: 'ignore' })
+    const tokenRun = spawnSync(process.execPath, [KAGI_BIN, 'token', 'create', '--role', 'admin', '--name', 'bench'], { env, encoding: 'utf8' })
     const token = tokenRun.stdout.trim().split('\n').pop()!
     progress('generating 64 CSRs')
     const csrs = await makeCsrs(64)

@@ -4,7 +4,8 @@ import { toHttpError } from '../errors.js'
 import { logRequestLine } from '../log-requests.js'
 import type { KagiServices } from '../startup/services.js'
 import { answerOcspConnections, type OcspConnectionLane } from './ocsp-connections.js'
-import { MAX_OCSP_REQUEST_BYTES, ocspAnswerHeaders } from './ocsp.js'
+import { ocspAnswerHeaders } from './ocsp.js'
+import { isPlainOcspBody } from './ocsp-request-head.js'
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void
 
@@ -22,10 +23,8 @@ const ROUTE = '/ocsp'
 function takes(request: IncomingMessage, services: Pick<KagiServices, 'draining'>): boolean {
   if (request.method !== 'POST' || request.url !== ROUTE || services.draining) return false
   const headers = request.headers
-  if (headers['content-type']?.toLowerCase() !== 'application/ocsp-request') return false
   if (headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined) return false
-  const length = Number(headers['content-length'])
-  return Number.isInteger(length) && length > 0 && length <= MAX_OCSP_REQUEST_BYTES
+  return isPlainOcspBody(headers['content-type'], headers['content-length'] === undefined ? undefined : Number(headers['content-length']))
 }
 
 /**

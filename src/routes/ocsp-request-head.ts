@@ -36,6 +36,15 @@ export interface OcspRequestHead {
 }
 
 /**
+ * The body both OCSP lanes take (this reader, and ocsp-fast-lane.ts on
+ * Node's parsed headers): an OCSP request by its type, 1 byte to
+ * MAX_OCSP_REQUEST_BYTES long. Fastify's route answers the others (415, 413).
+ */
+export function isPlainOcspBody(contentType: string | undefined, contentLength: number | undefined): boolean {
+  return contentType?.toLowerCase() === 'application/ocsp-request' && contentLength !== undefined && Number.isInteger(contentLength) && contentLength >= 1 && contentLength <= MAX_OCSP_REQUEST_BYTES
+}
+
+/**
  * Whether the bytes received so far can still begin one of the request
  * lines above: a connection that cannot is given to Node at its first bytes.
  */
@@ -72,7 +81,7 @@ export function readOcspRequestHead(head: string): OcspRequestHead | undefined {
       contentLength = Number(value)
     } else if (lower === 'content-type') {
       if (contentType !== undefined) return undefined
-      contentType = value.toLowerCase()
+      contentType = value
     } else if (lower === 'host') {
       hosts++
     } else if (lower === 'connection') {
@@ -84,7 +93,6 @@ export function readOcspRequestHead(head: string): OcspRequestHead | undefined {
   }
   // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (Node answers 400 otherwise); HTTP/1.0 at most one.
   if (http10 ? hosts > 1 : hosts !== 1) return undefined
-  if (contentType !== 'application/ocsp-request') return undefined
-  if (contentLength === undefined || contentLength < 1 || contentLength > MAX_OCSP_REQUEST_BYTES) return undefined
-  return { contentLength, close: close || (http10 && !keepAlive) }
+  if (!isPlainOcspBody(contentType, contentLength)) return undefined
+  return { contentLength: contentLength!, close: close || (http10 && !keepAlive) }
 }
