@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
 import { Kysely, PostgresDialect } from 'kysely'
 // pg is loaded only for PostgreSQL, as PGlite only for the embedded database (about 80 ms of a start each).
 import type pg from 'pg'
@@ -60,6 +61,30 @@ const LOCK_POLL_MS = 250
  */
 export const PGLITE_SHARED_BUFFERS = '16MB'
 
+/**
+ * PGlite's WebAssembly PostgreSQL is run by V8's baseline compiler (Liftoff)
+ * only, without the tier-up to TurboFan of the functions it finds hot. Those
+ * optimizing compilations run on V8's background threads, and the memory they
+ * allocate stays with the threads' malloc arenas once freed: about 55 MB of
+ * kagi's resident memory at idle after a restart (185 against 240 MB here;
+ * `malloc_trim(0)` called from a debugger gave back about as much, 59 MB: freed
+ * memory that malloc keeps). That put the embedded database's peak under load
+ * at ~295 MB against the 250 MB target
+ * (README, "Performance"); with this, 240, 250 and 241 MB in three bench runs.
+ * Liftoff code is slower, but PGlite's share of a request is small: issuance
+ * on the embedded database gave 949, 1,342 and 1,034/s in those runs against
+ * 1,292/s without (up to a sixth less, within the machine's noise), and the
+ * OCSP, revocation and CRL figures stayed within theirs.
+ * PostgreSQL deployments never load PGlite and keep V8's defaults. The flag is
+ * read when a WebAssembly function is compiled or tiered, so it is set before
+ * PGlite's module is. It holds for the whole process: the only other
+ * WebAssembly is the HTTP parser of Node's fetch(), used for the SAML metadata
+ * and `kagi doctor`, a few requests.
+ */
+export function runPgliteOnBaselineCompiler(): void {
+  setFlagsFromString('--liftoff-only')
+}
+
 /** PGlite's own start parameters plus kagi's settings (startParams replaces the defaults, so they are repeated). */
 export function pgliteStartParams(defaults: readonly string[]): string[] {
   return [...defaults, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`]
@@ -95,6 +120,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { db, kind: 'postgres', pool, close: () => db.destroy() }
   }
+  runPgliteOnBaselineCompiler()
   const { PGlite } = await import('@electric-sql/pglite')
   let release = (): void => {}
   let pglite
