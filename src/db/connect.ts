@@ -65,23 +65,18 @@ export const PGLITE_SHARED_BUFFERS = '16MB'
  * PGlite's WebAssembly PostgreSQL is run by V8's baseline compiler (Liftoff)
  * only, without the tier-up to TurboFan of the functions it finds hot. Those
  * optimizing compilations run on V8's background threads, and the memory they
- * allocate stays with the threads' malloc arenas once freed: about 55 MB of
- * kagi's resident memory at idle after a restart (185 against 240 MB here;
- * `malloc_trim(0)` called from a debugger gave back about as much, 59 MB: freed
- * memory that malloc keeps). That put the embedded database's peak under load
- * at ~295 MB against the 250 MB target
- * (README, "Performance"); with this, 240, 250 and 241 MB in three bench runs.
- * Liftoff code is slower, but PGlite's share of a request is small: issuance
- * on the embedded database gave 949, 1,342 and 1,034/s in those runs against
- * 1,292/s without (up to a sixth less, within the machine's noise), and the
- * OCSP, revocation and CRL figures stayed within theirs.
+ * allocate stays with the threads' malloc arenas once freed (`malloc_trim(0)`
+ * called from a debugger gave it back): about 55 MB of resident memory, which
+ * kept the embedded database's peak above the 250 MB target. Liftoff code is
+ * slower, but PGlite's share of a request is small; README, "Performance"
+ * ("Memory"), has the figures with and without.
  * PostgreSQL deployments never load PGlite and keep V8's defaults. The flag is
  * read when a WebAssembly function is compiled or tiered, so it is set before
  * PGlite's module is. It holds for the whole process: the only other
  * WebAssembly is the HTTP parser of Node's fetch(), used for the SAML metadata
  * and `kagi doctor`, a few requests.
  */
-export function runPgliteOnBaselineCompiler(): void {
+function runPgliteOnBaselineCompiler(): void {
   setFlagsFromString('--liftoff-only')
 }
 
