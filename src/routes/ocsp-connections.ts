@@ -54,12 +54,13 @@ export function answerOcspConnections(server: http.Server, lane: OcspConnectionL
   const toNode = server.listeners('connection') as ((socket: Socket) => void)[]
   server.removeAllListeners('connection')
   const open = new Set<Connection>()
+  const batch = new AnswerBatch()
   let closing = false
   const give = (socket: Socket): void => {
     for (const listener of toNode) listener.call(server, socket)
   }
   server.on('connection', (socket: Socket) => {
-    const connection = new Connection(socket, server, lane, give, () => open.delete(connection))
+    const connection = new Connection(socket, server, lane, batch, give, () => open.delete(connection))
     open.add(connection)
     if (closing) connection.closeWhenIdle()
   })
@@ -75,6 +76,33 @@ export function answerOcspConnections(server: http.Server, lane: OcspConnectionL
     closing = true
     for (const connection of open) connection.socket.destroy()
     closeAll()
+  }
+}
+
+/**
+ * Answers are written at the end of the event loop's turn, all those ready
+ * in it together, rather than each as soon as it is signed. A write to a
+ * loopback or LAN peer that sleeps waiting for it wakes that peer inside the
+ * write (sock_def_readable, try_to_wake_up: an inter-processor interrupt,
+ * which a virtual machine pays dearly for): perf put that wake-up at ~17 µs
+ * of the ~86 µs a fresh answer cost the server here, paid again for each of
+ * the 16 connections answered in the same turn. Written back to back, only
+ * the first finds the client asleep. setImmediate runs right after the poll
+ * phase, so an answer waits only for the others read in the same turn (a
+ * fresh answer each: tens of microseconds), never for a timer. Measured
+ * with bench/ocsp-client.ts on 2 cores: fresh answers 11,700 -> 15,900/s,
+ * the client's CPU per answer 25 -> 13 µs; cached answers unchanged.
+ */
+class AnswerBatch {
+  private pending: [Connection, OcspHttpReply][] = []
+  private readonly flush = (): void => {
+    const ready = this.pending
+    this.pending = []
+    for (const [connection, reply] of ready) connection.write(reply)
+  }
+
+  add(connection: Connection, reply: OcspHttpReply): void {
+    if (this.pending.push([connection, reply]) === 1) setImmediate(this.flush)
   }
 }
 
@@ -98,6 +126,7 @@ class Connection {
     readonly socket: Socket,
     private readonly server: http.Server,
     private readonly lane: OcspConnectionLane,
+    private readonly batch: AnswerBatch,
     private readonly give: (socket: Socket) => void,
     private readonly forget: () => void,
   ) {
@@ -157,12 +186,13 @@ class Connection {
     if (head.close) this.closeAfterAnswer = true
     // The lane turns every failure into an answer (the error table); a throw here would be a bug: drop the connection, never hang it.
     this.lane.answer(body, started).then(
-      (reply) => this.write(reply),
+      (reply) => this.batch.add(this, reply),
       () => this.socket.destroy(),
     )
   }
 
-  private write(reply: OcspHttpReply): void {
+  /** Writes an answer (called by the batch at the end of the turn); the connection is no longer busy. */
+  write(reply: OcspHttpReply): void {
     this.busy = false
     if (this.socket.destroyed) return
     const close = this.closeAfterAnswer
