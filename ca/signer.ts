@@ -15,6 +15,11 @@ export interface Signer {
   readonly keyAlgorithm: 'ec' | 'rsa'
   /** Signs `data`, returning the signature as it goes into a BIT STRING. */
   sign(data: Uint8Array): Buffer
+  /**
+   * The same signature made off the event loop, where the signer has a
+   * thread for it (absent: only {@link sign}).
+   */
+  signOffThread?(data: Uint8Array): Promise<Buffer>
   /** Node hash name matching `algorithm` ("sha256" or "sha384"). */
   readonly hash: 'sha256' | 'sha384'
 }

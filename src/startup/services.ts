@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import type { Kysely } from 'kysely'
 import { Authority, decryptPrivateKeyAsync, derToPem, serialToHex, softwareSigner, type Clock, type Signer } from '../../ca/index.js'
 import type { LoadedCa } from './ca-loader.js'
@@ -8,6 +9,7 @@ import { createUserLookup, type UserLookup } from '../db/user-repository.js'
 import { CrlPublisher, issuingCrlAuthority, type Log } from '../revocation/crl-publisher.js'
 import { join } from 'node:path'
 import { OcspService } from '../revocation/ocsp-service.js'
+import { SigningThread } from '../revocation/signing-thread.js'
 import { OcspTraffic } from '../revocation/ocsp-traffic.js'
 import { OcspCheckRecorder } from '../revocation/ocsp-checks.js'
 import type { SessionServices } from '../auth/session.js'
@@ -122,6 +124,8 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
   const rootResponder = ca.rootEncryptedKey && options.passphrase && !ca.root.der.equals(ca.issuing.der)
     ? { certificate: ca.root, responder: new ServiceCredential(db, rootOcspResponderCredential, { ...credentialDeps, authority: rootIssuer, chain: [ca.root.der] }) }
     : undefined
+  // A core beside each process: fresh OCSP signatures go to a thread (signing-thread.ts).
+  const signingThread = config.workers < availableParallelism() ? new SigningThread(log) : undefined
   const ocsp = new OcspService(db, {
     issuing: ca.issuing,
     retiredIssuers: ca.retiredIssuing,
@@ -129,6 +133,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     root: rootResponder,
     validityMs: config.ocspValidityMs,
     now,
+    signingThread,
   })
   const sessions: SessionServices = {
     keyring: new SessionKeyring(db, { secret: config.sessionSecret, passphrase: options.passphrase, log }),
@@ -218,6 +223,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
       // The last tallies are written while the database is still open (server.ts closes it after).
       await ocspChecks.stop()
       await keyPool.stop()
+      await signingThread?.stop()
     },
   }
 }
