@@ -131,11 +131,17 @@ t.test('the OCSP fast lane', async (t) => {
   })
 })
 
-/** Sends raw bytes and returns everything the server answers before it closes (the request asks it to). */
+/**
+ * Sends raw bytes and returns everything the server answers before it closes
+ * (the request asks it to). The client does not half-close: Node's HTTP
+ * server (httpAllowHalfOpen false) ends a connection whose client sent FIN
+ * before it answers, so an `end(bytes)` got an empty reply whenever the FIN
+ * came in the same read as the request.
+ */
 function rawExchange(port: number, bytes: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
-    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.end(bytes))
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write(bytes))
     socket.on('data', (c: Buffer) => chunks.push(c))
     socket.on('error', reject)
     socket.on('close', () => resolve(Buffer.concat(chunks)))
