@@ -1,5 +1,5 @@
 import { leafProfiles, type LeafProfile, type LeafProfileId } from '../profiles/index.js'
-import { signCertificate } from './certificate.js'
+import { signCertificate, signCertificateOffThread, type CertificateFields } from './certificate.js'
 import type { CertificateInfo } from './certificate-info.js'
 import { CaError } from './errors.js'
 import {
@@ -110,7 +110,9 @@ export class Authority {
     if (!profile) throw new CaError('profile_violation', `unknown profile ${String(request.profile)}`)
     requireFacts(profile, request.facts)
     for (let attempt = 1; ; attempt++) {
-      const issued = this.sign(profile, request)
+      // Off the event loop where the issuing signer has a thread for it (the caller is waiting anyway).
+      const { fields, issued: described } = this.prepare(profile, request)
+      const issued = { ...described, der: await signCertificateOffThread(fields, this.issuing.signer) }
       const audit: AuditEvent = {
         actor: request.actor,
         action: 'certificate.issued',
@@ -128,6 +130,12 @@ export class Authority {
 
   /** Signs without storing: the pure part of {@link issue}. */
   sign(profile: LeafProfile, request: Pick<IssueRequest, 'facts' | 'key'>): IssuedCertificate {
+    const { fields, issued } = this.prepare(profile, request)
+    return { ...issued, der: signCertificate(fields, this.issuing.signer) }
+  }
+
+  /** The certificate's fields, and what is known of it before it is signed. */
+  private prepare(profile: LeafProfile, request: Pick<IssueRequest, 'facts' | 'key'>): { fields: CertificateFields; issued: Omit<IssuedCertificate, 'der'> } {
     const now = this.clock()
     const notBefore = new Date(now.getTime() - this.backdateMs)
     const caNotAfter = this.issuing.certificate.notAfter
@@ -143,19 +151,16 @@ export class Authority {
     ]
     const sans = subjectAltNames(profile, request.facts)
     if (sans.length > 0) extensions.push(subjectAltName(sans))
-    const der = signCertificate(
-      {
-        serial,
-        issuer: this.issuing.certificate.subject,
-        subject: encodeName({ commonName }),
-        notBefore,
-        notAfter,
-        publicKeyInfo: request.key.publicKeyInfo,
-        extensions,
-      },
-      this.issuing.signer,
-    )
-    return { serial: serialToHex(serial), der, profile: profile.id, subject: commonName, notBefore, notAfter, keyDescription: request.key.keyDescription }
+    const fields: CertificateFields = {
+      serial,
+      issuer: this.issuing.certificate.subject,
+      subject: encodeName({ commonName }),
+      notBefore,
+      notAfter,
+      publicKeyInfo: request.key.publicKeyInfo,
+      extensions,
+    }
+    return { fields, issued: { serial: serialToHex(serial), profile: profile.id, subject: commonName, notBefore, notAfter, keyDescription: request.key.keyDescription } }
   }
 
   private commonName(profile: LeafProfile, facts: VerifiedFacts): string {

@@ -25,7 +25,19 @@ export interface CertificateFields {
  * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
  */
 export function signCertificate(fields: CertificateFields, signer: Signer): Buffer {
-  const tbs = seq(
+  const tbs = tbsCertificate(fields, signer)
+  return seq(tbs, signer.algorithm, bitString(signer.sign(tbs)))
+}
+
+/** {@link signCertificate} with the signature made off the event loop (Signer.signOffThread; a signer without it signs in place). */
+export async function signCertificateOffThread(fields: CertificateFields, signer: Signer): Promise<Buffer> {
+  const tbs = tbsCertificate(fields, signer)
+  const signature = signer.signOffThread ? await signer.signOffThread(tbs) : signer.sign(tbs)
+  return seq(tbs, signer.algorithm, bitString(signature))
+}
+
+function tbsCertificate(fields: CertificateFields, signer: Signer): Buffer {
+  return seq(
     explicit(0, int(2)), // v3
     uint(fields.serial),
     signer.algorithm,
@@ -35,5 +47,4 @@ export function signCertificate(fields: CertificateFields, signer: Signer): Buff
     fields.publicKeyInfo,
     explicit(3, seq(...fields.extensions)),
   )
-  return seq(tbs, signer.algorithm, bitString(signer.sign(tbs)))
 }

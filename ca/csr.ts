@@ -74,6 +74,37 @@ export function csrToDer(input: string | Uint8Array): Buffer {
  * CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name, subjectPKInfo, attributes [0] }
  */
 export function verifyCsr(input: string | Uint8Array): VerifiedCsr {
+  const csr = readCsr(input)
+  let ok = false
+  try {
+    ok = verify(csr.hash, csr.info, csr.key, csr.signature)
+  } catch {
+    ok = false
+  }
+  return verifiedCsr(csr, ok)
+}
+
+/** How {@link verifyCsrOffThread} checks the CSR's signature: as crypto.verify, false for one it cannot parse. */
+export type CsrSignatureCheck = (hash: string, data: Buffer, key: KeyObject, signature: Buffer) => Promise<boolean>
+
+/** {@link verifyCsr} with the signature checked by `check` (off the event loop); everything else is the same. */
+export async function verifyCsrOffThread(input: string | Uint8Array, check: CsrSignatureCheck): Promise<VerifiedCsr> {
+  const csr = readCsr(input)
+  return verifiedCsr(csr, await check(csr.hash, csr.info, csr.key, csr.signature))
+}
+
+interface ReadCsr {
+  info: Buffer
+  spki: Buffer
+  ec: EcSpki | undefined
+  key: KeyObject
+  keyDescription: string
+  hash: string
+  signature: Buffer
+}
+
+/** The CSR's parts and key, its key and signature algorithm checked against the policy: all but the signature. */
+function readCsr(input: string | Uint8Array): ReadCsr {
   const der = csrToDer(input)
   let info: Buffer, spki: Buffer, algorithm: string, signature: Buffer
   try {
@@ -100,15 +131,13 @@ export function verifyCsr(input: string | Uint8Array): VerifiedCsr {
   if (sha1Signatures.has(algorithm)) throw new CaError('csr_signature_invalid', 'the CSR is signed with SHA-1; sign it with SHA-256 or stronger (SHA-2)')
   const hash = signatureHashes[algorithm]
   if (!hash) throw new CaError('csr_signature_invalid', `the CSR signature algorithm ${algorithm} is not supported (use RSA PKCS#1 v1.5 or ECDSA with SHA-2)`)
-  let ok = false
-  try {
-    ok = verify(hash, info, key, signature)
-  } catch {
-    ok = false
-  }
-  if (!ok) throw new CaError('csr_signature_invalid', 'the CSR signature does not verify: it was not signed by the key it contains')
-  const publicKeyInfo = ec?.form === 'compressed' ? uncompressedSpki(key) : spki
-  return { publicKeyInfo, keyAlgorithm: key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', keyDescription }
+  return { info, spki, ec, key, keyDescription, hash, signature }
+}
+
+function verifiedCsr(csr: ReadCsr, signatureValid: boolean): VerifiedCsr {
+  if (!signatureValid) throw new CaError('csr_signature_invalid', 'the CSR signature does not verify: it was not signed by the key it contains')
+  const publicKeyInfo = csr.ec?.form === 'compressed' ? uncompressedSpki(csr.key) : csr.spki
+  return { publicKeyInfo, keyAlgorithm: csr.key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', keyDescription: csr.keyDescription }
 }
 
 const jwkCurves: Record<string, { crv: string; size: number }> = { [OID.secp256r1]: { crv: 'P-256', size: 32 }, [OID.secp384r1]: { crv: 'P-384', size: 48 } }

@@ -247,9 +247,7 @@ export class OcspService {
   }
 
   private signerOf(credential: Credential): Signer {
-    const signer = softwareSigner(credential.privateKey)
-    const thread = this.deps.signingThread
-    return thread ? { ...signer, signOffThread: (data) => thread.sign(signer.hash, data, credential.privateKey) } : signer
+    return this.deps.signingThread?.signerFor(credential.privateKey) ?? softwareSigner(credential.privateKey)
   }
 
   /** Drops the cached answers for a serial (called on revocation, from any replica). */

@@ -1,11 +1,13 @@
-import { sign as cryptoSign, type KeyObject } from 'node:crypto'
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
+import { softwareSigner, type Signer } from '../../ca/index.js'
 
 /*
  * Shared memory between the event loop and the signing thread: a ring of
  * SLOTS jobs and two counters. The loop writes a job into the next slot and
- * then advances SUBMITTED; the thread signs every job up to SUBMITTED,
- * writes each signature into its slot and advances COMPLETED. Counters are
+ * then advances SUBMITTED; the thread does every job up to SUBMITTED (a
+ * signature to make, or one to check), writes each result into its slot and
+ * advances COMPLETED. Counters are
  * Int32 and wrap; (a - b) | 0 compares them. Atomics.store and
  * Atomics.load order the plain writes to the slot before them (ECMAScript
  * memory model: a sequentially consistent store synchronizes with the load
@@ -18,8 +20,22 @@ const COUNTERS = 4
 /** Jobs in the ring at most (more in flight at once are signed in place): kagi's OCSP load has 16 or so. */
 const SLOTS = 128
 const SLOT_BYTES = 8192
-/** Slot layout: key id, data length, signature length (-1: the thread could not sign it), data, signature. */
-const HEADER_BYTES = 12
+/**
+ * Slot layout: operation (SIGN, VERIFY), key id, data length, length of the
+ * signature to check (VERIFY), result, then the data (followed by the
+ * signature to check), and at SIGNATURE_AT the signature made. The result is
+ * the signature's length (SIGN) or 1 and 0 for valid and invalid (VERIFY);
+ * -1: the thread could not do it, and the loop does it in place.
+ */
+const SIGN = 0
+const VERIFY = 1
+/** Byte offsets of the slot's header fields (Int32 each). */
+const OPERATION_AT = 0
+const KEY_AT = 4
+const LENGTH_AT = 8
+const EXTRA_AT = 12
+const RESULT_AT = 16
+const HEADER_BYTES = 20
 const MAX_SIGNATURE_BYTES = 1024
 const MAX_DATA_BYTES = SLOT_BYTES - HEADER_BYTES - MAX_SIGNATURE_BYTES
 const SIGNATURE_AT = HEADER_BYTES + MAX_DATA_BYTES
@@ -32,9 +48,9 @@ const SIGNATURE_AT = HEADER_BYTES + MAX_DATA_BYTES
  */
 const THREAD_CODE = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads')
-const { sign } = require('node:crypto')
+const { sign, verify } = require('node:crypto')
 const { counters, ring, layout } = workerData
-const { SUBMITTED, COMPLETED, STOP, SLOTS, SLOT_BYTES, HEADER_BYTES, SIGNATURE_AT, MAX_SIGNATURE_BYTES } = layout
+const { SUBMITTED, COMPLETED, STOP, SLOTS, SLOT_BYTES, HEADER_BYTES, SIGNATURE_AT, MAX_SIGNATURE_BYTES, VERIFY, OPERATION_AT, KEY_AT, LENGTH_AT, EXTRA_AT, RESULT_AT } = layout
 const view = new DataView(ring)
 const bytes = new Uint8Array(ring)
 const keys = new Map()
@@ -56,16 +72,27 @@ while (Atomics.load(counters, STOP) === 0) {
   }
   while (done !== submitted) {
     const at = ((done >>> 0) % SLOTS) * SLOT_BYTES
-    const key = keyOf(view.getInt32(at))
-    let length = -1
-    if (key) {
-      const signature = sign(key.hash, bytes.subarray(at + HEADER_BYTES, at + HEADER_BYTES + view.getInt32(at + 4)), key.key)
+    const id = view.getInt32(at + KEY_AT)
+    const key = keyOf(id)
+    const data = bytes.subarray(at + HEADER_BYTES, at + HEADER_BYTES + view.getInt32(at + LENGTH_AT))
+    let result = -1
+    if (key && view.getInt32(at + OPERATION_AT) === VERIFY) {
+      const end = at + HEADER_BYTES + data.length
+      try {
+        result = verify(key.hash, data, key.key, bytes.subarray(end, end + view.getInt32(at + EXTRA_AT))) ? 1 : 0
+      } catch {
+        result = 0
+      }
+      // A key sent for one check is dropped after it.
+      keys.delete(id)
+    } else if (key) {
+      const signature = sign(key.hash, data, key.key)
       if (signature.length <= MAX_SIGNATURE_BYTES) {
         bytes.set(signature, at + SIGNATURE_AT)
-        length = signature.length
+        result = signature.length
       }
     }
-    view.setInt32(at + 8, length)
+    view.setInt32(at + RESULT_AT, result)
     done = (done + 1) | 0
     Atomics.store(counters, COMPLETED, done)
     Atomics.notify(counters, COMPLETED)
@@ -76,11 +103,11 @@ while (Atomics.load(counters, STOP) === 0) {
 /** Atomics.waitAsync (ES2024, in Node since 16), typed here because kagi's TypeScript lib is ES2022. */
 const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync
 
+/** A job in the ring: how to settle it from its slot's result, or by doing it on the loop. */
 interface Job {
-  hash: string
-  data: Uint8Array
-  key: KeyObject
-  resolve: (signature: Buffer) => void
+  inPlace: () => unknown
+  fromSlot: (at: number, result: number) => unknown
+  resolve: (value: never) => void
   reject: (error: unknown) => void
 }
 
@@ -89,7 +116,8 @@ const MAX_KEYS = 8
 
 /**
  * A thread of its own for signatures that would otherwise run on the event
- * loop (fresh OCSP answers), for a process with a core to spare.
+ * loop (fresh OCSP answers; certificates issued and the CSR signatures
+ * checked before them), for a process with a core to spare.
  *
  * Why not crypto.sign's callback (libuv's thread pool): every signature is
  * a job of its own there, and on 2 cores the pool's 4 threads take turns
@@ -132,25 +160,57 @@ export class SigningThread {
 
   constructor(private readonly log?: { warn(object: object, message: string): void }) {}
 
+  /** A software signer over `privateKey` whose signOffThread signs on this thread. */
+  signerFor(privateKey: KeyObject): Signer {
+    const signer = softwareSigner(privateKey)
+    return { ...signer, signOffThread: (data) => this.sign(signer.hash, data, privateKey) }
+  }
+
   /** Signs `data` with `key` and `hash`, as crypto.sign does, on the thread when it can take the job. */
   sign(hash: string, data: Uint8Array, key: KeyObject): Promise<Buffer> {
-    if (this.failed || data.length > MAX_DATA_BYTES || this.inRing.length >= SLOTS) return signNow(hash, data, key)
-    let keyId: number | undefined
+    const inPlace = (): Buffer => cryptoSign(hash, data, key)
+    return this.submit(SIGN, () => this.keyIdOf(key, hash), data, undefined, inPlace, (at, length) =>
+      Buffer.from(this.bytes.subarray(at + SIGNATURE_AT, at + SIGNATURE_AT + length)),
+    )
+  }
+
+  /**
+   * Checks `signature` over `data` with the public `key`, as crypto.verify
+   * does (false also for a signature it cannot parse), on the thread when it
+   * can take the job. The key is sent for this one check.
+   */
+  verify(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
+    const inPlace = (): boolean => {
+      try {
+        return cryptoVerify(hash, data, key, signature)
+      } catch {
+        return false
+      }
+    }
+    return this.submit(VERIFY, () => this.sendOnce(key, hash), data, signature, inPlace, (_at, valid) => valid === 1)
+  }
+
+  private submit<T>(operation: number, keyId: () => number | undefined, data: Uint8Array, extra: Uint8Array | undefined, inPlace: () => T, fromSlot: (at: number, result: number) => T): Promise<T> {
+    const size = data.length + (extra?.length ?? 0)
+    if (this.failed || size > MAX_DATA_BYTES || this.inRing.length >= SLOTS) return settle(inPlace)
+    let id: number | undefined
     try {
-      keyId = this.keyIdOf(key, hash)
+      id = keyId()
     } catch (error) {
-      // The thread could not be started (or sent the key): signed in place, now and from now on.
-      this.log?.warn({ err: error }, 'the signing thread could not start: fresh OCSP answers are signed on the event loop')
+      // The thread could not be started (or sent the key): done in place, now and from now on.
+      this.log?.warn({ err: error }, 'the signing thread could not start: signatures are made and checked on the event loop')
       this.shutDown()
     }
-    if (keyId === undefined) return signNow(hash, data, key)
-    return new Promise((resolve, reject) => {
-      const job = { hash, data, key, resolve, reject }
-      const at = ((this.submitted >>> 0) % SLOTS) * SLOT_BYTES
-      this.view.setInt32(at, keyId)
-      this.view.setInt32(at + 4, data.length)
+    if (id === undefined) return settle(inPlace)
+    return new Promise<T>((resolve, reject) => {
+      const at = slotAt(this.submitted)
+      this.view.setInt32(at + OPERATION_AT, operation)
+      this.view.setInt32(at + KEY_AT, id)
+      this.view.setInt32(at + LENGTH_AT, data.length)
+      this.view.setInt32(at + EXTRA_AT, extra?.length ?? 0)
       this.bytes.set(data, at + HEADER_BYTES)
-      this.inRing.push(job)
+      if (extra) this.bytes.set(extra, at + HEADER_BYTES + data.length)
+      this.inRing.push({ inPlace, fromSlot, resolve: resolve as (value: never) => void, reject })
       this.submitted = (this.submitted + 1) | 0
       Atomics.store(this.counters, SUBMITTED, this.submitted)
       Atomics.notify(this.counters, SUBMITTED)
@@ -168,14 +228,14 @@ export class SigningThread {
 
   private thread(): Worker {
     if (this.worker) return this.worker
-    const layout = { SUBMITTED, COMPLETED, STOP, SLOTS, SLOT_BYTES, HEADER_BYTES, SIGNATURE_AT, MAX_SIGNATURE_BYTES }
+    const layout = { SUBMITTED, COMPLETED, STOP, SLOTS, SLOT_BYTES, HEADER_BYTES, SIGNATURE_AT, MAX_SIGNATURE_BYTES, VERIFY, OPERATION_AT, KEY_AT, LENGTH_AT, EXTRA_AT, RESULT_AT }
     // Its heap holds a few keys and one signature at a time: bounded small, so a leak there ends in the error handler, not in kagi's RSS.
     const worker = new Worker(THREAD_CODE, { eval: true, workerData: { counters: this.counters, ring: this.ring, layout }, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } })
     // Only while it owes signatures does it keep the process running (holdProcess).
     worker.unref()
     this.holding = false
     worker.on('error', (error) => {
-      this.log?.warn({ err: error }, 'the signing thread failed: fresh OCSP answers are signed on the event loop from now on')
+      this.log?.warn({ err: error }, 'the signing thread failed: signatures are made and checked on the event loop from now on')
       this.shutDown()
     })
     worker.on('exit', () => this.shutDown())
@@ -190,15 +250,27 @@ export class SigningThread {
     if (known) return known.hash === hash ? known.id : undefined
     const id = this.nextKeyId++
     this.keyIds.set(key, { id, hash })
-    // Posted before the job that needs it is submitted: the thread reads its port when it meets an id it does not know.
-    const worker = this.thread()
-    worker.postMessage({ id, key, hash })
+    const worker = this.send(id, key, hash)
     if (this.keyIds.size > MAX_KEYS) {
       const [oldest, { id: oldestId }] = this.keyIds.entries().next().value!
       this.keyIds.delete(oldest)
       worker.postMessage({ forget: oldestId })
     }
     return id
+  }
+
+  /** A key for one job: the thread drops it after the job. */
+  private sendOnce(key: KeyObject, hash: string): number {
+    const id = this.nextKeyId++
+    this.send(id, key, hash)
+    return id
+  }
+
+  /** Posted before the job that needs it is submitted: the thread reads its port when it meets an id it does not know. */
+  private send(id: number, key: KeyObject, hash: string): Worker {
+    const worker = this.thread()
+    worker.postMessage({ id, key, hash })
+    return worker
   }
 
   /** Waits (without blocking the loop) for COMPLETED to move past what was read, while jobs are in the ring. */
@@ -230,20 +302,20 @@ export class SigningThread {
     else this.worker.unref()
   }
 
-  /** Resolves every job the thread has signed since the last look. */
+  /** Settles every job the thread has done since the last look. */
   private takeSigned(): void {
     const completed = Atomics.load(this.counters, COMPLETED)
     while (this.read !== completed && this.inRing.length > 0) {
       const job = this.inRing.shift()!
-      const at = ((this.read >>> 0) % SLOTS) * SLOT_BYTES
-      const length = this.view.getInt32(at + 8)
+      const at = slotAt(this.read)
+      const result = this.view.getInt32(at + RESULT_AT)
       this.read = (this.read + 1) | 0
-      if (length < 0) settleInPlace(job)
-      else job.resolve(Buffer.from(this.bytes.subarray(at + SIGNATURE_AT, at + SIGNATURE_AT + length)))
+      if (result < 0) settleInPlace(job)
+      else job.resolve(job.fromSlot(at, result) as never)
     }
   }
 
-  /** The thread stopped or failed: what it signed is taken, the rest (and all later jobs) signed in place. */
+  /** The thread stopped or failed: what it did is taken, the rest (and all later jobs) done in place. */
   private shutDown(): void {
     if (this.failed) return
     this.failed = true
@@ -254,14 +326,19 @@ export class SigningThread {
   }
 }
 
-function signNow(hash: string, data: Uint8Array, key: KeyObject): Promise<Buffer> {
+/** Byte offset of the slot of job number `counter` (a wrapping Int32; 2^32 is a multiple of SLOTS, so the ring stays in step). */
+function slotAt(counter: number): number {
+  return ((counter >>> 0) % SLOTS) * SLOT_BYTES
+}
+
+function settle<T>(work: () => T): Promise<T> {
   try {
-    return Promise.resolve(cryptoSign(hash, data, key))
+    return Promise.resolve(work())
   } catch (error) {
     return Promise.reject(error)
   }
 }
 
 function settleInPlace(job: Job): void {
-  signNow(job.hash, job.data, job.key).then(job.resolve, job.reject)
+  settle(job.inPlace).then(job.resolve as (value: unknown) => void, job.reject)
 }

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import type { Kysely } from 'kysely'
-import { Authority, decryptPrivateKeyAsync, derToPem, serialToHex, softwareSigner, type Clock, type Signer } from '../../ca/index.js'
+import { Authority, decryptPrivateKeyAsync, derToPem, serialToHex, softwareSigner, verifyCsr, verifyCsrOffThread, type Clock, type Signer, type VerifiedCsr } from '../../ca/index.js'
 import type { LoadedCa } from './ca-loader.js'
 import type { Config } from '../config.js'
 import { createEnrollmentStore, type EnrollmentStore } from '../db/enrollment-store.js'
@@ -47,6 +47,11 @@ export interface KagiServices {
   log: Log
   /** The Prometheus metrics of this process (GET /metrics). */
   metrics: Metrics
+  /**
+   * Checks a CSR (ca/csr.ts verifyCsr): its signature is checked on the
+   * signing thread when there is one (signing-thread.ts).
+   */
+  verifyCsr(csr: string): Promise<VerifiedCsr>
   /** RSA-2048 keys generated ahead in idle time, once {@link start} ran (enroll.ts takes them); never stored. */
   keyPool: RsaKeyPool
   /** Signs configuration profiles (issued on first use). */
@@ -90,7 +95,9 @@ const silentLog: Log = { info: () => {}, warn: () => {}, error: () => {} }
 export function createServices(config: Readonly<Config>, db: Kysely<Database>, ca: LoadedCa, options: ServiceOptions = {}): KagiServices {
   const issuerSerial = serialToHex(ca.issuing.serial)
   const log = options.log ?? silentLog
-  const issuingSigner = softwareSigner(ca.issuingKey)
+  // A core beside each process: fresh OCSP answers and issued certificates are signed on a thread (signing-thread.ts).
+  const signingThread = config.workers < availableParallelism() ? new SigningThread(log) : undefined
+  const issuingSigner = signingThread?.signerFor(ca.issuingKey) ?? softwareSigner(ca.issuingKey)
   const authority = new Authority({
     issuing: { certificate: ca.issuing, signer: issuingSigner },
     publicUrl: config.publicUrl,
@@ -124,8 +131,6 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
   const rootResponder = ca.rootEncryptedKey && options.passphrase && !ca.root.der.equals(ca.issuing.der)
     ? { certificate: ca.root, responder: new ServiceCredential(db, rootOcspResponderCredential, { ...credentialDeps, authority: rootIssuer, chain: [ca.root.der] }) }
     : undefined
-  // A core beside each process: fresh OCSP signatures go to a thread (signing-thread.ts).
-  const signingThread = config.workers < availableParallelism() ? new SigningThread(log) : undefined
   const ocsp = new OcspService(db, {
     issuing: ca.issuing,
     retiredIssuers: ca.retiredIssuing,
@@ -160,6 +165,9 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     log,
     metrics: new Metrics({ crl, pool: options.pool, keyPool, now }),
     keyPool,
+    verifyCsr: signingThread
+      ? (csr) => verifyCsrOffThread(csr, (hash, data, key, signature) => signingThread.verify(hash, data, key, signature))
+      : async (csr) => verifyCsr(csr),
     ocsp,
     ocspTraffic: new OcspTraffic(),
     ocspChecks,

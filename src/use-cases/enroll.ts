@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { clientKeyTypes, derToPem, generateKey, spkiOf, verifyCsr, type IssuedCertificate, type SubjectKey } from '../../ca/index.js'
+import { clientKeyTypes, derToPem, generateKey, spkiOf, type IssuedCertificate, type SubjectKey } from '../../ca/index.js'
 import { buildBundle } from '../../enrollment/bundle.js'
 import { platforms, type Bundle, type BundleSettings, type Credential, type Platform } from '../../enrollment/bundle-types.js'
 import { newPkcs12Password } from '../../enrollment/password.js'
@@ -105,7 +105,7 @@ export interface Enrollment {
   bundle?: Bundle
 }
 
-export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'siblings' | 'crl' | 'metrics' | 'keyPool'>
+export type EnrollServices = Pick<KagiServices, 'db' | 'authority' | 'enrollments' | 'findUserId' | 'config' | 'profileSigner' | 'chainPem' | 'chainDer' | 'onRevoked' | 'siblings' | 'crl' | 'metrics' | 'keyPool' | 'verifyCsr'>
 
 /** The device an enrollment is for, as read before anything is written. */
 interface ResolvedDevice {
@@ -202,7 +202,7 @@ async function attemptEnrollment(services: EnrollServices, request: Request): Pr
     // RSA-2048 comes from the pool of keys generated ahead (each handed out once), ECDSA is fast enough to generate now.
     generated = keyType === 'rsa-2048' ? await services.keyPool.take() : await generateKey(keyType)
     key = { publicKeyInfo: spkiOf(generated.publicKey), keyAlgorithm: keyType.startsWith('rsa') ? 'rsa' : 'ec', keyDescription: keyType }
-  } else key = verifyCsr(request.key.csr)
+  } else key = await services.verifyCsr(request.key.csr)
   const settings = request.deliver.as === 'bundle' ? await bundleSettings(services, request.deliver.signed) : undefined
 
   // 3–5. Sign, package, store in one transaction (the authority signs again on a serial collision).

@@ -1,6 +1,8 @@
-import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import t from 'tap'
+import { verifyCsr, verifyCsrOffThread } from '../../ca/index.js'
 import { SigningThread } from '../../src/revocation/signing-thread.js'
+import { opensslCsr, run, tempDir } from '../support/openssl.js'
 
 /**
  * The signing thread signs what it is given with the key it is given, every
@@ -42,6 +44,55 @@ t.test('signing thread', async (t) => {
     t.equal(await signAll(thread, 'sha256', ec256, data(3, 20_000)), 3, '20,000-byte data')
   })
 
+  await t.test('ok/signatures-are-checked-each-against-its-own-data', async (t) => {
+    const pairs = [ec256, ec384, rsa]
+    const jobs = Array.from({ length: 90 }, (_, i) => {
+      const pair = pairs[i % 3]!
+      const hash = pair === ec384 ? 'sha384' : 'sha256'
+      const datum = randomBytes(200)
+      const signature = sign(hash, datum, pair.privateKey)
+      // Every third one is checked against other data, every fifth carries bytes that are no signature at all.
+      const checked = i % 3 === 1 ? randomBytes(200) : datum
+      const given = i % 5 === 4 ? randomBytes(40) : signature
+      return { hash, pair, checked, given, valid: checked === datum && given === signature }
+    })
+    const results = await Promise.all(jobs.map((job) => thread.verify(job.hash, job.checked, job.pair.publicKey, job.given)))
+    t.same(results, jobs.map((job) => job.valid))
+    t.ok(jobs.some((job) => job.valid) && jobs.some((job) => !job.valid))
+  })
+
+  await t.test('ok/a-csr-checked-on-the-thread-is-refused-and-accepted-as-verifyCsr-does', async (t) => {
+    const dir = tempDir(t)
+    const der = (pem: string): Buffer => Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, ''), 'base64')
+    const good = opensslCsr(dir.dir, 'ec:P-256')
+    const badSignature = der(good)
+    badSignature[badSignature.length - 5] = badSignature[badSignature.length - 5]! ^ 0x01
+    const sha1 = run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha1', '-keyout', dir.file('sha1.key', ''), '-subj', '/CN=x'])
+    t.equal(sha1.status, 0, sha1.stderr)
+    const csrs: [string, string | Buffer][] = [
+      ['ok/p256', good],
+      ['ok/p384', opensslCsr(dir.dir, 'ec:P-384')],
+      ['ok/rsa-2048', opensslCsr(dir.dir, 'rsa:2048')],
+      ['fail/bad-signature', badSignature],
+      ['fail/sha1', sha1.stdout],
+      ['fail/rsa-1024', opensslCsr(dir.dir, 'rsa:1024')],
+      ['fail/not-pem', 'hello'],
+    ]
+    const onThread = (csr: string | Buffer) => verifyCsrOffThread(csr, (hash, data, key, signature) => thread.verify(hash, data, key, signature))
+    const outcome = async (check: () => unknown): Promise<unknown> => {
+      try {
+        return { accepted: await check() }
+      } catch (error) {
+        return { refused: (error as { code?: string }).code, message: (error as Error).message }
+      }
+    }
+    for (const [name, csr] of csrs) {
+      const expected = await outcome(() => verifyCsr(csr))
+      t.same(await outcome(() => onThread(csr)), expected, name)
+      t.equal(name.startsWith('ok/'), 'accepted' in (expected as object), `${name} is ${name.startsWith('ok/') ? 'accepted' : 'refused'}`)
+    }
+  })
+
   await t.test('ok/more-keys-than-the-thread-keeps', async (t) => {
     const pairs = Array.from({ length: 12 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }))
     // Each key in turn, twice round: the oldest are forgotten by the thread and sent again.
@@ -57,6 +108,9 @@ t.test('ok/a-stopped-thread-signs-in-place', async (t) => {
   t.equal(await signAll(thread, 'sha256', ec256, data(8)), 8)
   await thread.stop()
   t.equal(await signAll(thread, 'sha256', ec256, data(8)), 8, 'after stop')
+  const datum = randomBytes(50)
+  t.equal(await thread.verify('sha256', datum, ec256.publicKey, sign('sha256', datum, ec256.privateKey)), true, 'a check after stop')
+  t.equal(await thread.verify('sha256', datum, ec256.publicKey, randomBytes(30)), false, 'a bad signature after stop')
 })
 
 t.test('ok/jobs-owed-by-a-thread-that-dies-are-signed-in-place', async (t) => {
