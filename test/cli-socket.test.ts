@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -54,7 +54,10 @@ t.test('a command given while kagi serve holds the embedded database runs in the
   const { dataDir, env, kagi, serve, stop } = await installation(t)
   // Started together, as README's "Try it" does: the CLI waits for the server to finish starting.
   const starting = serve()
-  await new Promise((r) => setTimeout(r, 300))
+  // Once the server holds the data directory (its lock written), not after a fixed delay: on a slow
+  // machine Node took longer than 300 ms to get there and the CLI, rightly, opened the database itself.
+  const lock = join(dataDir, 'db.lock')
+  for (let i = 0; i < 1500 && !(existsSync(lock) && readFileSync(lock).length > 0); i++) await new Promise((r) => setTimeout(r, 20))
   const created = kagi(['token', 'create', '--role', 'admin', '--name', 'ops'])
   const { child, log } = await starting
   t.equal(created.status, 0, created.stderr)
