@@ -1,5 +1,5 @@
 import { bitString, explicit, int, seq, time, uint } from './der.js'
-import type { Signer } from './signer.js'
+import { signOffLoop, type Signer } from './signer.js'
 
 /** The parts of a certificate that differ between certificates. */
 export interface CertificateFields {
@@ -32,8 +32,7 @@ export function signCertificate(fields: CertificateFields, signer: Signer): Buff
 /** {@link signCertificate} with the signature made off the event loop (Signer.signOffThread; a signer without it signs in place). */
 export async function signCertificateOffThread(fields: CertificateFields, signer: Signer): Promise<Buffer> {
   const tbs = tbsCertificate(fields, signer)
-  const signature = signer.signOffThread ? await signer.signOffThread(tbs) : signer.sign(tbs)
-  return seq(tbs, signer.algorithm, bitString(signature))
+  return seq(tbs, signer.algorithm, bitString(await signOffLoop(signer, tbs)))
 }
 
 function tbsCertificate(fields: CertificateFields, signer: Signer): Buffer {

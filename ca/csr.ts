@@ -1,8 +1,9 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import { children, DerError, pemToDer, readOid, readOne, Tag } from './der.js'
 import { readEcSpki, uncompressedSpki, type EcSpki } from './ec-key.js'
 import { CaError } from './errors.js'
 import { OID } from './oids.js'
+import { signatureVerifies } from './signer.js'
 
 /** What kagi takes from a CSR: the public key, after proof of possession. Nothing else. */
 export interface VerifiedCsr {
@@ -75,13 +76,7 @@ export function csrToDer(input: string | Uint8Array): Buffer {
  */
 export function verifyCsr(input: string | Uint8Array): VerifiedCsr {
   const csr = readCsr(input)
-  let ok = false
-  try {
-    ok = verify(csr.hash, csr.info, csr.key, csr.signature)
-  } catch {
-    ok = false
-  }
-  return verifiedCsr(csr, ok)
+  return verifiedCsr(csr, signatureVerifies(csr.hash, csr.info, csr.key, csr.signature))
 }
 
 /** How {@link verifyCsrOffThread} checks the CSR's signature: as crypto.verify, false for one it cannot parse. */

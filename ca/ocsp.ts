@@ -4,7 +4,7 @@ import { extension } from './extensions.js'
 import { OID } from './oids.js'
 import { reasonCode, type RevocationReason } from './revocation.js'
 import { serialToHex } from './serial.js'
-import type { Signer } from './signer.js'
+import { signOffLoop, type Signer } from './signer.js'
 
 /**
  * RFC 6960 (OCSP) codec: parses requests and builds responses, with no I/O.
@@ -312,8 +312,7 @@ export function buildOcspResponse(input: OcspResponseInput): Buffer {
  */
 export async function buildOcspResponseOffThread(input: OcspResponseInput): Promise<Buffer> {
   const tbs = responseData(input)
-  const signature = input.signer.signOffThread ? await input.signer.signOffThread(tbs) : input.signer.sign(tbs)
-  return signedResponse(input, tbs, signature)
+  return signedResponse(input, tbs, await signOffLoop(input.signer, tbs))
 }
 
 /** ResponseData, the part signed. */

@@ -1,4 +1,4 @@
-import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto'
+import { createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { nullValue, oid, seq } from './der.js'
 import { OID } from './oids.js'
 
@@ -45,4 +45,22 @@ export function softwareSigner(privateKey: KeyObject): Signer {
     return { algorithm, publicKeyInfo, keyAlgorithm: 'rsa', hash: 'sha256', sign: (data) => cryptoSign('sha256', data, privateKey) }
   }
   throw new Error(`unsupported CA key type ${type}`)
+}
+
+/** Signs `data` off the event loop where `signer` has a thread for it (Signer.signOffThread), in place otherwise. */
+export async function signOffLoop(signer: Signer, data: Uint8Array): Promise<Buffer> {
+  return signer.signOffThread ? signer.signOffThread(data) : signer.sign(data)
+}
+
+/**
+ * Whether `signature` over `data` verifies with the public `key`, as
+ * crypto.verify decides; false also for a signature or key it cannot parse
+ * (a malformed ECDSA signature makes crypto.verify throw rather than fail).
+ */
+export function signatureVerifies(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify(hash, data, key, signature)
+  } catch {
+    return false
+  }
 }

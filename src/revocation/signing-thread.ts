@@ -1,6 +1,6 @@
-import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { sign as cryptoSign, type KeyObject } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
-import { softwareSigner, type Signer } from '../../ca/index.js'
+import { signatureVerifies, softwareSigner, type Signer } from '../../ca/index.js'
 
 /*
  * Shared memory between the event loop and the signing thread: a ring of
@@ -180,13 +180,7 @@ export class SigningThread {
    * can take the job. The key is sent for this one check.
    */
   verify(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
-    const inPlace = (): boolean => {
-      try {
-        return cryptoVerify(hash, data, key, signature)
-      } catch {
-        return false
-      }
-    }
+    const inPlace = (): boolean => signatureVerifies(hash, data, key, signature)
     return this.submit(VERIFY, () => this.sendOnce(key, hash), data, signature, inPlace, (_at, valid) => valid === 1)
   }
 

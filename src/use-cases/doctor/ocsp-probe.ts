@@ -3,7 +3,7 @@ import { certificateInfo, issuerHashes, readTime, serialToHex, type CertificateI
 import { children, explicit, nullValue, octets, oid, readOid, readOne, seq, Tag, uint, type Node } from '../../../ca/der.js'
 import { extension } from '../../../ca/extensions.js'
 import { OID } from '../../../ca/oids.js'
-import { signatureVerifies } from './signature.js'
+import { signedPartVerifies } from './signature.js'
 
 /** A request kagi's doctor sends: one CertID (SHA-1, as openssl and PAN-OS send it) and a nonce. */
 export interface OcspProbe {
@@ -68,7 +68,7 @@ export function readOcspAnswer(der: Buffer, probe: OcspProbe, issuer: Certificat
     const [tbs, algorithm, signature, certs] = children(readOne(response!.value))
     const responderDer = certs ? children(children(certs)[0]!)[0]?.raw : undefined
     const responder = responderDer ? certificateInfo(Buffer.from(responderDer)) : issuer
-    if (!signatureVerifies(tbs!.raw, algorithm!, signature!, responder.publicKeyInfo)) return problem('the answer\'s signature does not verify under the responder certificate it carries')
+    if (!signedPartVerifies(tbs!.raw, algorithm!, signature!, responder.publicKeyInfo)) return problem('the answer\'s signature does not verify under the responder certificate it carries')
     if (responderDer) {
       const signer = responderProblem(Buffer.from(responderDer), responder, issuer, now)
       if (signer) return problem(signer)

@@ -5,7 +5,7 @@ import { children, readOne } from '../../../ca/der.js'
 import { latestIssuedDer } from '../../db/ca-repository.js'
 import type { Database } from '../../db/database.js'
 import { readOcspAnswer, ocspProbe } from './ocsp-probe.js'
-import { signatureVerifies } from './signature.js'
+import { signedPartVerifies } from './signature.js'
 import { describe, fail, NETWORK_TIMEOUT_MS, ok, warn, type CheckResult } from './types.js'
 
 /** What doctor says to do when the public URL does not lead to this kagi. */
@@ -46,7 +46,7 @@ export async function checkCrl(publicUrl: string, issuing: CertificateInfo, now:
   } catch {
     return fail(name, `${url} answered something that is not a DER CRL (${got.type || 'no content type'}, ${got.body.length} bytes)`, reachFix(publicUrl))
   }
-  if (!fields.issuer.raw.equals(issuing.subject) || !signatureVerifies(fields.tbs.raw, fields.algorithm, fields.signature, issuing.publicKeyInfo)) {
+  if (!fields.issuer.raw.equals(issuing.subject) || !signedPartVerifies(fields.tbs.raw, fields.algorithm, fields.signature, issuing.publicKeyInfo)) {
     return fail(name, `the CRL at ${url} is not signed by this kagi's issuing CA: the URL reaches another CA or another kagi`, reachFix(publicUrl))
   }
   if (!fields.nextUpdate || fields.nextUpdate <= now) {
