@@ -95,9 +95,13 @@ const silentLog: Log = { info: () => {}, warn: () => {}, error: () => {} }
 export function createServices(config: Readonly<Config>, db: Kysely<Database>, ca: LoadedCa, options: ServiceOptions = {}): KagiServices {
   const issuerSerial = serialToHex(ca.issuing.serial)
   const log = options.log ?? silentLog
-  // A core beside each process: fresh OCSP answers and issued certificates are signed on a thread (signing-thread.ts).
+  // A core beside each process: fresh OCSP answers are signed on a thread (signing-thread.ts).
   const signingThread = config.workers < availableParallelism() ? new SigningThread(log) : undefined
-  const issuingSigner = signingThread?.signerFor(ca.issuingKey) ?? softwareSigner(ca.issuingKey)
+  // Issuance too (the certificate's signature and the CSR's check), when the database is a server of its own:
+  // with embedded PGlite the database runs on this event loop and sets issuance's pace, so the thread gained it
+  // little (~7 %) and cost ~15 MB more of the process's peak (README, "Performance", "Memory").
+  const issuanceThread = config.databaseUrl ? signingThread : undefined
+  const issuingSigner = issuanceThread?.signerFor(ca.issuingKey) ?? softwareSigner(ca.issuingKey)
   const authority = new Authority({
     issuing: { certificate: ca.issuing, signer: issuingSigner },
     publicUrl: config.publicUrl,
@@ -165,8 +169,8 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
     log,
     metrics: new Metrics({ crl, pool: options.pool, keyPool, now }),
     keyPool,
-    verifyCsr: signingThread
-      ? (csr) => verifyCsrOffThread(csr, (hash, data, key, signature) => signingThread.verify(hash, data, key, signature))
+    verifyCsr: issuanceThread
+      ? (csr) => verifyCsrOffThread(csr, (hash, data, key, signature) => issuanceThread.verify(hash, data, key, signature))
       : async (csr) => verifyCsr(csr),
     ocsp,
     ocspTraffic: new OcspTraffic(),
