@@ -99,7 +99,7 @@ export function createServices(config: Readonly<Config>, db: Kysely<Database>, c
   const signingThread = config.workers < availableParallelism() ? new SigningThread(log) : undefined
   // Issuance too (the certificate's signature and the CSR's check), when the database is a server of its own:
   // with embedded PGlite the database runs on this event loop and sets issuance's pace, so the thread gained it
-  // little (~7 %) and cost ~15 MB more of the process's peak (README, "Performance", "Memory").
+  // little (~8 %) and cost ~15 MB more of the process's peak (README, "Performance", "Memory").
   const issuanceThread = config.databaseUrl ? signingThread : undefined
   const issuingSigner = issuanceThread?.signerFor(ca.issuingKey) ?? softwareSigner(ca.issuingKey)
   const authority = new Authority({
