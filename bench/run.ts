@@ -87,9 +87,9 @@ async function askFreshOcsp(origin: string, url: string, headers: Record<string,
   try {
     const issued = (await (await fetch(url, { method: 'POST', headers, body: JSON.stringify({ profile: 'user', user: 'ocsp-warm@example.com', csr }) })).json()) as { certificate: string }
     writeFileSync(join(dir, 'warm-leaf.pem'), issued.certificate)
-    writeFileSync(join(dir, 'warm-issuing.der'), Buffer.from(await (await fetch(`${origin}/pki/issuing.crt`)).arrayBuffer()))
-    sh('openssl', ['x509', '-inform', 'DER', '-in', 'warm-issuing.der', '-out', 'warm-issuing.pem'], dir)
-    sh('openssl', ['ocsp', '-issuer', 'warm-issuing.pem', '-cert', 'warm-leaf.pem', '-nonce', '-reqout', 'warm-ocsp.der'], dir)
+    // The chain's first certificate is the issuing CA's, the one `-issuer` reads.
+    writeFileSync(join(dir, 'warm-chain.pem'), await (await fetch(`${origin}/pki/chain.pem`)).text())
+    sh('openssl', ['ocsp', '-issuer', 'warm-chain.pem', '-cert', 'warm-leaf.pem', '-nonce', '-reqout', 'warm-ocsp.der'], dir)
     const answer = await fetch(`${origin}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: readFileSync(join(dir, 'warm-ocsp.der')) })
     if (answer.status !== 200) throw new Error(`the warm-up OCSP request was answered ${answer.status}`)
   } finally {
