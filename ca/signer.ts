@@ -1,4 +1,4 @@
-import { createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { createPublicKey, sign as cryptoSign, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { nullValue, oid, seq } from './der.js'
 import { OID } from './oids.js'
 
@@ -53,11 +53,18 @@ export async function signOffLoop(signer: Signer, data: Uint8Array): Promise<Buf
 }
 
 /**
+ * A public key as crypto.verify takes it: a KeyObject, or a JWK that the
+ * verifier imports itself (ca/csr.ts hands CSR keys on so, for the signing
+ * thread to import off the event loop).
+ */
+export type PublicKeyInput = KeyObject | { key: JsonWebKey; format: 'jwk' }
+
+/**
  * Whether `signature` over `data` verifies with the public `key`, as
  * crypto.verify decides; false also for a signature or key it cannot parse
  * (a malformed ECDSA signature makes crypto.verify throw rather than fail).
  */
-export function signatureVerifies(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
+export function signatureVerifies(hash: string, data: Uint8Array, key: PublicKeyInput, signature: Uint8Array): boolean {
   try {
     return cryptoVerify(hash, data, key, signature)
   } catch {

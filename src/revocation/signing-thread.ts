@@ -1,6 +1,6 @@
 import { sign as cryptoSign, type KeyObject } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
-import { signatureVerifies, softwareSigner, type Signer } from '../../ca/index.js'
+import { signatureVerifies, softwareSigner, type PublicKeyInput, type Signer } from '../../ca/index.js'
 
 /*
  * Shared memory between the event loop and the signing thread: a ring of
@@ -176,10 +176,11 @@ export class SigningThread {
 
   /**
    * Checks `signature` over `data` with the public `key`, as crypto.verify
-   * does (false also for a signature it cannot parse), on the thread when it
-   * can take the job. The key is sent for this one check.
+   * does (false also for a signature or a key it cannot parse), on the thread
+   * when it can take the job. The key is sent for this one check; a JWK is
+   * imported there (ca/csr.ts leaves CSR keys so).
    */
-  verify(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
+  verify(hash: string, data: Uint8Array, key: PublicKeyInput, signature: Uint8Array): Promise<boolean> {
     const inPlace = (): boolean => signatureVerifies(hash, data, key, signature)
     return this.submit(VERIFY, () => this.sendOnce(key, hash), data, signature, inPlace, (_at, valid) => valid === 1)
   }
@@ -254,14 +255,14 @@ export class SigningThread {
   }
 
   /** A key for one job: the thread drops it after the job. */
-  private sendOnce(key: KeyObject, hash: string): number {
+  private sendOnce(key: PublicKeyInput, hash: string): number {
     const id = this.nextKeyId++
     this.send(id, key, hash)
     return id
   }
 
   /** Posted before the job that needs it is submitted: the thread reads its port when it meets an id it does not know. */
-  private send(id: number, key: KeyObject, hash: string): Worker {
+  private send(id: number, key: PublicKeyInput, hash: string): Worker {
     const worker = this.thread()
     worker.postMessage({ id, key, hash })
     return worker

@@ -97,3 +97,16 @@ t.test('csr/curve-oid: a curve OID that ends in the middle of an arc is key_reje
   broken[at + prime256v1.length - 1] = 0x87 // the last arc's continuation bit set: the OID ends mid-arc
   t.throws(() => verifyCsr(broken), { code: 'key_rejected', message: /malformed OBJECT IDENTIFIER/ })
 })
+
+t.test('csr/point-off-curve: an uncompressed point that is not on its curve is key_rejected, not a bad signature', async (t) => {
+  const dir = tempDir(t).dir
+  for (const [curve, size] of [['prime256v1', 32], ['secp384r1', 48]] as const) {
+    const der = pemToDer(ecCsr(dir, { curve }), 'CERTIFICATE REQUEST')
+    const spki = children(children(readOne(der))[0]!)[2]!
+    const pointEnd = spki.raw.byteOffset - der.byteOffset + spki.raw.length
+    t.equal(der[pointEnd - (1 + 2 * size)], 0x04, `${curve}: the uncompressed point ends the SPKI`)
+    const offCurve = Buffer.from(der)
+    offCurve[pointEnd - 1] = offCurve[pointEnd - 1]! ^ 0x01 // y changed: (x, y') is off the curve (a point has one y per sign)
+    t.throws(() => verifyCsr(offCurve), { code: 'key_rejected', message: /malformed/ }, `fail/${curve}-off-curve`)
+  }
+})

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import t from 'tap'
 import { verifyCsr, verifyCsrOffThread } from '../../ca/index.js'
+import { children, readOne } from '../../ca/der.js'
 import { SigningThread } from '../../src/revocation/signing-thread.js'
 import { opensslCsr, run, tempDir } from '../support/openssl.js'
 
@@ -67,6 +68,11 @@ t.test('signing thread', async (t) => {
     const good = opensslCsr(dir.dir, 'ec:P-256')
     const badSignature = der(good)
     badSignature[badSignature.length - 5] = badSignature[badSignature.length - 5]! ^ 0x01
+    // The key's point moved off the curve (its last byte, y's): imported on the thread, refused as verifyCsr refuses it.
+    const offCurve = der(good)
+    const spki = children(children(readOne(offCurve))[0]!)[2]!
+    const pointEnd = spki.raw.byteOffset - offCurve.byteOffset + spki.raw.length
+    offCurve[pointEnd - 1] = offCurve[pointEnd - 1]! ^ 0x01
     const sha1 = run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha1', '-keyout', dir.file('sha1.key', ''), '-subj', '/CN=x'])
     t.equal(sha1.status, 0, sha1.stderr)
     const csrs: [string, string | Buffer][] = [
@@ -74,6 +80,7 @@ t.test('signing thread', async (t) => {
       ['ok/p384', opensslCsr(dir.dir, 'ec:P-384')],
       ['ok/rsa-2048', opensslCsr(dir.dir, 'rsa:2048')],
       ['fail/bad-signature', badSignature],
+      ['fail/point-off-curve', offCurve],
       ['fail/sha1', sha1.stdout],
       ['fail/rsa-1024', opensslCsr(dir.dir, 'rsa:1024')],
       ['fail/not-pem', 'hello'],
